@@ -1,0 +1,1 @@
+"""Aftersales: one service desk for every after-sales case from every channel."""

@@ -1,0 +1,24 @@
+"""The JSON API at /api/v1/: one NinjaAPI with bearer-token auth and one error shape."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from aftersales.api import cases, orders
+from aftersales.api.auth import BearerToken
+from aftersales.api.errors import install_error_handlers
+
+api = NinjaAPI(
+    title="Aftersales API",
+    version="1",
+    description=(
+        "After-sales cases from every channel. Authenticate with "
+        "`Authorization: Bearer <token>` (create one with `aftersales token USER --role ROLE`). "
+        'Errors: `{"error": {"code", "message", "fields"}}`.'
+    ),
+    auth=BearerToken(),
+    urls_namespace="api",
+)
+install_error_handlers(api)
+api.add_router("", orders.router)
+api.add_router("", cases.router)

@@ -1,0 +1,272 @@
+"""Channels, products and orders: the facts every case refers to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from aftersales.accounts.selectors import shop_ids_for
+from aftersales.api.schemas import ERRORS, AwareDatetime, In, Money
+from aftersales.catalog.models import Product
+from aftersales.catalog.services import ProductData, product_upsert
+from aftersales.channels.models import Channel, ChannelKind, Language, Order, Shop
+from aftersales.channels.selectors import (
+    channel_get_for_actor,
+    channels_visible,
+    order_find_for_actor,
+    order_get_for_actor,
+    orders_list,
+)
+from aftersales.channels.services import (
+    CustomerData,
+    OrderData,
+    OrderLineData,
+    ShipmentData,
+    channel_create,
+    order_upsert,
+)
+from aftersales.core.errors import NotFound
+
+router = Router()
+
+
+def _shop_for(actor, shop_id: int) -> Shop:
+    shop = Shop.objects.filter(pk=shop_id, pk__in=shop_ids_for(actor)).first()
+    if shop is None:
+        raise NotFound("shop.not_found", "No such shop.", {"shop_id": str(shop_id)})
+    return shop
+
+
+# ----------------------------------------------------------------------------- channels
+
+
+class ChannelIn(In):
+    shop_id: int
+    kind: ChannelKind
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")
+    name: str = Field(min_length=1, max_length=120)
+
+
+class ChannelOut(Schema):
+    id: int
+    shop_id: int
+    kind: str
+    code: str
+    name: str
+    active: bool
+
+
+@router.get("/channels", response=list[ChannelOut], tags=["channels"])
+def channel_list(request: HttpRequest):
+    return list(channels_visible(request.auth).order_by("id"))
+
+
+@router.post("/channels", response={201: ChannelOut, **ERRORS}, tags=["channels"])
+def channel_add(request: HttpRequest, payload: ChannelIn):
+    shop = _shop_for(request.auth, payload.shop_id)
+    channel = channel_create(
+        actor=request.auth, shop=shop, kind=payload.kind, code=payload.code, name=payload.name
+    )
+    return 201, channel
+
+
+# ----------------------------------------------------------------------------- products
+
+
+class ProductIn(In):
+    shop_id: int
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    price: Money
+    category: str | None = None
+    warranty_months: int = Field(default=12, ge=0, le=240)
+    active: bool = True
+
+
+class ProductOut(Schema):
+    id: int
+    shop_id: int
+    sku: str
+    name: str
+    price: Decimal
+    category: str | None
+    warranty_months: int
+    active: bool
+
+    @staticmethod
+    def resolve_category(product: Product) -> str | None:
+        return product.category.code if product.category_id else None
+
+
+@router.get("/products", response={200: list[ProductOut], **ERRORS}, tags=["products"])
+def product_list(request: HttpRequest, shop_id: int, sku: str | None = None):
+    shop = _shop_for(request.auth, shop_id)
+    qs = Product.objects.filter(shop=shop).select_related("category").order_by("sku")
+    if sku:
+        qs = qs.filter(sku__startswith=sku)
+    return list(qs[:500])
+
+
+@router.post("/products", response={200: ProductOut, 201: ProductOut, **ERRORS}, tags=["products"])
+def product_put(request: HttpRequest, payload: ProductIn):
+    shop = _shop_for(request.auth, payload.shop_id)
+    product, created = product_upsert(
+        actor=request.auth,
+        shop=shop,
+        data=ProductData(
+            sku=payload.sku,
+            name=payload.name,
+            price=payload.price,
+            category_code=payload.category,
+            warranty_months=payload.warranty_months,
+            active=payload.active,
+        ),
+    )
+    return (201 if created else 200), product
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+class CustomerIn(In):
+    name: str = Field(default="", max_length=120)
+    phone: str = Field(default="", max_length=32)
+    email: str = Field(default="", max_length=254)
+    wechat_openid: str = Field(default="", max_length=64)
+    language: Language = Language.ZH_HANS
+
+
+class OrderLineIn(In):
+    sku: str = Field(min_length=1, max_length=64)
+    title: str = Field(default="", max_length=200)
+    quantity: int = Field(ge=1, le=100000)
+    unit_price: Money
+    discount: Money = Decimal("0.00")
+    paid_amount: Money | None = None
+
+
+class ShipmentIn(In):
+    courier: str = Field(min_length=1, max_length=40)
+    tracking_number: str = Field(min_length=1, max_length=64)
+    shipped_at: AwareDatetime | None = None
+
+
+class OrderIn(In):
+    channel_id: int
+    external_id: str = Field(min_length=1, max_length=64)
+    customer: CustomerIn | None = None
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
+    shipping_fee: Money = Decimal("0.00")
+    placed_at: AwareDatetime | None = None
+    paid_at: AwareDatetime | None = None
+    shipped_at: AwareDatetime | None = None
+    signed_at: AwareDatetime | None = None
+    cancelled: bool = False
+    shipments: list[ShipmentIn] = Field(default_factory=list, max_length=50)
+
+
+class OrderLineOut(Schema):
+    id: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    paid_amount: Decimal
+
+
+class ShipmentOut(Schema):
+    courier: str
+    tracking_number: str
+    shipped_at: datetime | None
+
+
+class CustomerOut(Schema):
+    id: int
+    name: str
+    phone: str
+    email: str
+    language: str
+
+
+class OrderOut(Schema):
+    id: int
+    shop_id: int
+    channel_id: int
+    external_id: str
+    status: str
+    currency: str
+    customer: CustomerOut | None
+    shipping_fee: Decimal
+    total_paid: Decimal
+    placed_at: datetime | None
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    signed_at: datetime | None
+    lines: list[OrderLineOut]
+    shipments: list[ShipmentOut]
+
+    @staticmethod
+    def resolve_lines(order: Order):
+        return list(order.lines.all())
+
+    @staticmethod
+    def resolve_shipments(order: Order):
+        return list(order.shipments.all())
+
+
+class OrderPage(Schema):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+@router.post("/orders", response={200: OrderOut, 201: OrderOut, **ERRORS}, tags=["orders"])
+def order_put(request: HttpRequest, payload: OrderIn):
+    """Create or update an order by (channel, external order number)."""
+    channel: Channel = channel_get_for_actor(request.auth, payload.channel_id)
+    customer = payload.customer
+    order, created = order_upsert(
+        actor=request.auth,
+        channel=channel,
+        data=OrderData(
+            external_id=payload.external_id,
+            customer=CustomerData(**customer.model_dump()) if customer else None,
+            lines=[OrderLineData(**line.model_dump()) for line in payload.lines],
+            shipping_fee=payload.shipping_fee,
+            placed_at=payload.placed_at,
+            paid_at=payload.paid_at,
+            shipped_at=payload.shipped_at,
+            signed_at=payload.signed_at,
+            cancelled=payload.cancelled,
+            shipments=[ShipmentData(**s.model_dump()) for s in payload.shipments],
+        ),
+    )
+    return (201 if created else 200), order_get_for_actor(request.auth, order.pk)
+
+
+class OrderQuery(Schema):
+    channel_id: int | None = None
+    cursor: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@router.get("/orders", response={200: OrderPage, **ERRORS}, tags=["orders"])
+def order_list(request: HttpRequest, query: Query[OrderQuery]):
+    orders, next_cursor = orders_list(
+        request.auth, channel_id=query.channel_id, before_id=query.cursor, limit=query.limit
+    )
+    return {"items": orders, "next_cursor": str(next_cursor) if next_cursor else None}
+
+
+@router.get("/orders/lookup", response={200: OrderOut, **ERRORS}, tags=["orders"])
+def order_lookup(request: HttpRequest, channel_id: int, external_id: str):
+    """Find an order by the channel's own order number."""
+    return order_find_for_actor(request.auth, channel_id, external_id)
+
+
+@router.get("/orders/{order_id}", response={200: OrderOut, **ERRORS}, tags=["orders"])
+def order_detail(request: HttpRequest, order_id: int):
+    return order_get_for_actor(request.auth, order_id)

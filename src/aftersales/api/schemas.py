@@ -1,0 +1,39 @@
+"""Shared schema pieces: money, aware datetimes, the error body, keyset pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from django.utils import timezone
+from ninja import Field, Schema
+from pydantic import AfterValidator, ConfigDict
+
+
+def _aware(value: datetime) -> datetime:
+    # A time without a zone is read in the deployment's zone (Asia/Shanghai by default).
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
+
+
+class In(Schema):
+    """Input schemas refuse unknown fields, so a typo is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    fields: dict[str, str]
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

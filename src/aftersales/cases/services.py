@@ -1,0 +1,771 @@
+"""Every write to a case: creation and one typed function per lifecycle action.
+
+Each action locks the case, re-checks its status against the transition table, changes
+it, and writes one timeline event, all in one transaction. The API, admin, CLI and the
+worker all call these functions; nothing else sets `Case.status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftersales.accounts.models import Membership, Team
+from aftersales.accounts.roles import APPROVAL_LIMITS, ESCALATION_LADDER
+from aftersales.accounts.selectors import approval_limit, shop_ids_for
+from aftersales.cases.events import event_case_created, event_record
+from aftersales.cases.models import (
+    Case,
+    CaseLine,
+    Disposition,
+    DisputeClass,
+    DisputeNature,
+    Emotion,
+    Escalation,
+    Grade,
+    Outcome,
+    Reason,
+    RefundMethod,
+)
+from aftersales.cases.priority import priority_derive
+from aftersales.cases.states import (
+    ORDER_TYPES,
+    PENDING,
+    REFUND_TYPES,
+    RESUME,
+    SAME,
+    TERMINAL,
+    CaseStatus,
+    CaseType,
+    allowed_actions,
+    target_status,
+)
+from aftersales.channels.models import Channel, ChannelKind, Order, OrderLine, Shop
+from aftersales.core.errors import Conflict, Forbidden, Invalid, NotFound
+from aftersales.core.money import ZERO, money
+
+# A customer may dispute a rejection for this long (DESIGN §5 clocks; issue 4 makes it
+# configurable per channel).
+APPEAL_WINDOW = timedelta(days=7)
+
+
+# --------------------------------------------------------------------------- access
+
+
+def _require(actor: AbstractBaseUser | None, perm: str, shop_id: int) -> None:
+    """Refuse an actor who may not see the shop (404) or may not take the action (403)."""
+    if actor is None:  # the system itself: timers, policy
+        return
+    if shop_id not in shop_ids_for(actor):
+        raise NotFound("case.not_found", _("No such case."))
+    if not actor.has_perm(perm):
+        raise Forbidden("permission.denied", _("You may not do this."), {"permission": perm})
+
+
+# --------------------------------------------------------------------------- create
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    order_line: OrderLine
+    quantity: int
+
+
+def _claimed_quantities(order: Order, *, exclude_case_id: int | None = None) -> dict[int, int]:
+    """Units of each order line already claimed by live refund/return cases."""
+    rows = (
+        CaseLine.objects.filter(
+            shop_id=order.shop_id,
+            case__order=order,
+            case__type__in=REFUND_TYPES,
+        )
+        .exclude(case__status__in=[CaseStatus.REJECTED, CaseStatus.CLOSED])
+        .exclude(case_id=exclude_case_id)
+        .values("order_line_id")
+        .annotate(claimed=Sum("quantity"))
+    )
+    return {row["order_line_id"]: row["claimed"] for row in rows}
+
+
+def _validate_lines(case_type: str, order: Order, lines: list[LineRequest]) -> None:
+    errors: dict[str, str] = {}
+    seen: set[int] = set()
+    claimed = _claimed_quantities(order) if case_type in REFUND_TYPES else {}
+    for i, line in enumerate(lines):
+        key = f"lines.{i}"
+        if line.order_line.order_id != order.pk:
+            errors[f"{key}.order_line"] = _("This line is not part of the order.")
+            continue
+        if line.order_line.pk in seen:
+            errors[f"{key}.order_line"] = _("This order line is listed twice.")
+            continue
+        seen.add(line.order_line.pk)
+        if line.quantity < 1:
+            errors[f"{key}.quantity"] = _("Quantity must be at least 1.")
+            continue
+        remaining = line.order_line.quantity - claimed.get(line.order_line.pk, 0)
+        if line.quantity > remaining:
+            errors[f"{key}.quantity"] = _(
+                "Only %(remaining)s of %(bought)s can still be claimed."
+            ) % {"remaining": remaining, "bought": line.order_line.quantity}
+    if errors:
+        raise Invalid("case.invalid_lines", _("Some case lines are not valid."), errors)
+
+
+@transaction.atomic
+def case_create(
+    *,
+    actor: AbstractBaseUser | None,
+    case_type: str,
+    reason: str,
+    shop: Shop | None = None,
+    order: Order | None = None,
+    lines: list[LineRequest] | None = None,
+    customer_words: str = "",
+    emotion: str = "",
+    facts: str = "",
+    expectation: str = "",
+    safety_issue: bool = False,
+    escalated_to: str = "",
+    payment_reference: str = "",
+    partner: Channel | None = None,
+    dispute_class: str = "",
+    dispute_nature: str = "",
+    channel_status: str = "",
+) -> Case:
+    """File a case. Order-based types need an order and lines (default: every line, in full)."""
+    errors: dict[str, str] = {}
+    if case_type not in CaseType.values:
+        errors["type"] = _("Unknown case type.")
+    if reason not in Reason.values:
+        errors["reason"] = _("Unknown reason.")
+    if emotion and emotion not in Emotion.values:
+        errors["emotion"] = _("Unknown emotion.")
+    if escalated_to and escalated_to not in Escalation.values:
+        errors["escalated_to"] = _("Unknown escalation.")
+    if errors:
+        raise Invalid("case.invalid", _("The case is not valid."), errors)
+
+    if order is not None:
+        if shop is not None and shop.pk != order.shop_id:
+            raise Invalid(
+                "case.invalid", _("The order belongs to another shop."), {"shop": "mismatch"}
+            )
+        shop_id = order.shop_id
+    elif shop is not None:
+        shop_id = shop.pk
+    elif partner is not None:
+        shop_id = partner.shop_id
+    else:
+        raise Invalid("case.invalid", _("Name an order or a shop."), {"order": _("Required.")})
+    _require(actor, "cases.add_case", shop_id)
+
+    if case_type in ORDER_TYPES and order is None:
+        raise Invalid(
+            "case.order_required",
+            _("This type of case needs an order."),
+            {"order": _("Required for this case type.")},
+        )
+    if case_type == CaseType.PARTNER_DISPUTE:
+        if partner is None or partner.kind != ChannelKind.PARTNER or partner.shop_id != shop_id:
+            errors["partner"] = _("Name a partner channel of this shop.")
+        if dispute_class not in DisputeClass.values:
+            errors["dispute_class"] = _("Choose after_sales, profit_share or payment_terms.")
+        if dispute_nature not in DisputeNature.values:
+            errors["dispute_nature"] = _("Choose benign or malignant.")
+    elif partner is not None or dispute_class or dispute_nature:
+        errors["partner"] = _("Only partner disputes name a partner.")
+    if errors:
+        raise Invalid("case.invalid", _("The case is not valid."), errors)
+
+    line_requests = list(lines or [])
+    if order is not None and not line_requests and case_type in ORDER_TYPES:
+        line_requests = [LineRequest(ol, ol.quantity) for ol in order.lines.all()]
+        if case_type in REFUND_TYPES:
+            claimed = _claimed_quantities(order)
+            line_requests = [
+                LineRequest(r.order_line, r.quantity - claimed.get(r.order_line.pk, 0))
+                for r in line_requests
+                if r.quantity - claimed.get(r.order_line.pk, 0) > 0
+            ]
+            if not line_requests:
+                raise Invalid(
+                    "case.nothing_left",
+                    _("Every item of this order is already claimed."),
+                    {"lines": _("Nothing left to claim.")},
+                )
+    if order is not None and line_requests:
+        _validate_lines(case_type, order, line_requests)
+    elif line_requests:
+        raise Invalid("case.invalid", _("Lines need an order."), {"lines": _("No order given.")})
+
+    priority, priority_reason = priority_derive(
+        case_type=case_type,
+        reason=reason,
+        safety_issue=safety_issue,
+        escalated_to=escalated_to,
+        emotion=emotion,
+    )
+    case = Case.objects.create(
+        shop_id=shop_id,
+        type=case_type,
+        status=CaseStatus.AWAITING_MERCHANT,
+        reason=reason,
+        priority=priority,
+        priority_reason=priority_reason,
+        order=order,
+        channel_id=order.channel_id if order else (partner.pk if partner else None),
+        customer_id=order.customer_id if order else None,
+        payment_reference=payment_reference,
+        partner=partner,
+        dispute_class=dispute_class,
+        dispute_nature=dispute_nature,
+        customer_words=customer_words,
+        emotion=emotion,
+        facts=facts,
+        expectation=expectation,
+        safety_issue=safety_issue,
+        escalated_to=escalated_to,
+        channel_status=channel_status,
+    )
+    CaseLine.objects.bulk_create(
+        [
+            CaseLine(shop_id=shop_id, case=case, order_line=r.order_line, quantity=r.quantity)
+            for r in line_requests
+        ]
+    )
+    event_case_created(case=case, actor=actor)
+    return case
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+@dataclass
+class Step:
+    """One transition in progress: the locked case, where it goes, what changed."""
+
+    case: Case
+    before: str
+    to: str
+    changed: set[str] = field(default_factory=set)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self.case, name, value)
+            self.changed.add(name)
+
+
+def _invalid_transition(case: Case, action: str) -> Conflict:
+    return Conflict(
+        "case.invalid_transition",
+        _("A %(type)s case in status %(status)s cannot take the action %(action)s.")
+        % {"type": case.type, "status": case.status, "action": action},
+        {
+            "action": action,
+            "status": case.status,
+            "allowed": ",".join(allowed_actions(case.type, case.status)),
+        },
+    )
+
+
+@contextmanager
+def _step(
+    case: Case, actor: AbstractBaseUser | None, action: str, *, note: str = ""
+) -> Iterator[Step]:
+    """Lock the case, re-check the move, let the caller change it, then save and log it."""
+    _require(actor, f"cases.act_{action}", case.shop_id)
+    with transaction.atomic():
+        # select_for_update serialises writers on PostgreSQL; on SQLite the IMMEDIATE
+        # transaction holds the write lock, and the conditional update below re-checks.
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        target = target_status(locked.type, action, locked.status)
+        if target is None:
+            raise _invalid_transition(locked, action)
+        step = Step(case=locked, before=locked.status, to=target)
+        yield step
+        if step.to == SAME:
+            step.to = step.before
+        if step.to in (RESUME, PENDING):  # a body that forgot to resolve it is a bug
+            raise RuntimeError(f"{action} left its target unresolved")
+        step.set(status=step.to, updated_at=timezone.now())
+        if step.to in TERMINAL and step.before not in TERMINAL:
+            step.set(closed_at=timezone.now())
+        values = {name: getattr(locked, name) for name in step.changed}
+        updated = Case.objects.filter(pk=locked.pk, status=step.before).update(**values)
+        if updated != 1:
+            raise Conflict("case.concurrent_update", _("The case changed meanwhile; reload it."))
+        event_record(
+            case=locked,
+            kind=action,
+            actor=actor,
+            from_status=step.before,
+            to_status=step.to,
+            note=note,
+            data=step.data,
+        )
+    case.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+
+
+def _required_text(value: str, name: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Invalid(
+            "case.field_required",
+            _("%(name)s is required.") % {"name": name},
+            {name: _("Required.")},
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+def _refund_default(case: Case) -> Decimal:
+    """The paid amount of the claimed units (issue 3's policy engine prorates precisely)."""
+    total = ZERO
+    for case_line in case.lines.select_related("order_line"):
+        ol = case_line.order_line
+        total += money(ol.paid_amount * case_line.quantity / ol.quantity)
+    return money(total)
+
+
+def _refund_cap(case: Case) -> Decimal:
+    """What the order still has to give back: paid minus what other cases already took."""
+    if case.order_id is None:
+        return ZERO
+    taken = (
+        Case.objects.filter(
+            shop_id=case.shop_id, order_id=case.order_id, refund_amount__isnull=False
+        )
+        .exclude(pk=case.pk)
+        .exclude(status__in=[CaseStatus.REJECTED, CaseStatus.CLOSED])
+        .aggregate(total=Sum("refund_amount"))["total"]
+        or ZERO
+    )
+    return money(case.order.total_paid - taken)
+
+
+def _role_for_amount(amount: Decimal) -> str:
+    """The lowest role on the ladder that may move this amount on its own."""
+    for role in ESCALATION_LADDER:
+        limit = APPROVAL_LIMITS.get(role)
+        if limit is None or amount <= limit:
+            return role
+    return ESCALATION_LADDER[-1]
+
+
+def _decide_refund(
+    step: Step,
+    actor: AbstractBaseUser | None,
+    action: str,
+    amount: Decimal | None,
+    method: str,
+) -> None:
+    case = step.case
+    if method not in RefundMethod.values:
+        raise Invalid("case.invalid", _("Unknown refund method."), {"refund_method": method})
+    amount = _refund_default(case) if amount is None else money(amount)
+    cap = _refund_cap(case)
+    if amount <= ZERO:
+        raise Invalid(
+            "refund.amount_invalid", _("The refund must be above zero."), {"amount": str(amount)}
+        )
+    if amount > cap:
+        raise Invalid(
+            "refund.amount_exceeds_paid",
+            _("At most %(cap)s can still be refunded on this order.") % {"cap": cap},
+            {"amount": _("At most %(cap)s.") % {"cap": cap}},
+        )
+    step.data.update({"amount": str(amount), "refund_method": method})
+    limit = approval_limit(actor) if actor is not None else None
+    if limit is not None and amount > limit:
+        role = _role_for_amount(amount)
+        step.to = CaseStatus.AWAITING_APPROVAL
+        step.set(
+            pending_action={
+                "action": action,
+                "from": step.before,
+                "amount": str(amount),
+                "refund_method": method,
+            },
+            approval_role=role,
+            requested_by=actor,
+        )
+        step.data["approval_needed_from"] = role
+        return
+    step.set(refund_amount=amount, refund_method=method)
+
+
+def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
+    case = step.case
+    pending = case.pending_action or {}
+    amount = Decimal(pending["amount"])
+    if actor is not None:
+        if case.requested_by_id == actor.pk:
+            raise Forbidden("approval.own_request", _("Nobody approves their own request."))
+        limit = approval_limit(actor)
+        if limit is not None and amount > limit:
+            raise Forbidden(
+                "approval.limit_exceeded",
+                _("This needs approval from a %(role)s.") % {"role": case.approval_role},
+                {"approval_role": case.approval_role},
+            )
+    target = target_status(case.type, pending["action"], pending["from"])
+    if target is None:  # the table changed since the request; refuse rather than guess
+        raise _invalid_transition(case, pending["action"])
+    step.to = target
+    step.set(
+        refund_amount=amount,
+        refund_method=pending["refund_method"],
+        pending_action=None,
+        approval_role="",
+        requested_by=None,
+    )
+    step.data.update({"approved": pending})
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def case_approve(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+    amount: Decimal | None = None,
+    refund_method: str = RefundMethod.ORIGINAL,
+) -> Case:
+    """Agree to the case; on a refund-only case this is also the refund decision."""
+    with _step(case, actor, "approve", note=note) as step:
+        if step.to == PENDING:
+            _approve_pending(step, actor)
+        elif step.case.type == CaseType.REFUND_ONLY:
+            _decide_refund(step, actor, "approve", amount, refund_method)
+    return case
+
+
+def case_reject(*, case: Case, actor: AbstractBaseUser | None, note: str) -> Case:
+    note = _required_text(note, "note")
+    with _step(case, actor, "reject", note=note) as step:
+        step.set(rejected_at=timezone.now(), pending_action=None, approval_role="")
+    return case
+
+
+def case_request_info(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    question: str,
+    quote_amount: Decimal | None = None,
+) -> Case:
+    """Ask the customer; the case waits (SLA paused). A repair quote resumes to the return."""
+    question = _required_text(question, "question")
+    with _step(case, actor, "request_info", note=question) as step:
+        resume = step.before
+        if quote_amount is not None:
+            if step.case.type != CaseType.REPAIR or step.before != CaseStatus.AWAITING_MERCHANT:
+                raise Invalid(
+                    "case.invalid",
+                    _("Only a new repair case takes a quote."),
+                    {"quote_amount": _("Not allowed here.")},
+                )
+            quote = money(quote_amount)
+            if quote < ZERO:
+                raise Invalid(
+                    "case.invalid", _("A quote cannot be negative."), {"quote_amount": str(quote)}
+                )
+            step.set(quote_amount=quote)
+            step.data["quote_amount"] = str(quote)
+            resume = CaseStatus.AWAITING_RETURN
+        step.set(resume_status=resume)
+    return case
+
+
+def case_provide_info(
+    *, case: Case, actor: AbstractBaseUser | None, answer: str, accept_quote: bool = True
+) -> Case:
+    """Record the customer's answer; the case goes back to where it waited from."""
+    answer = _required_text(answer, "answer")
+    with _step(case, actor, "provide_info", note=answer) as step:
+        step.to = step.case.resume_status or CaseStatus.AWAITING_MERCHANT
+        if step.case.quote_amount is not None and step.to == CaseStatus.AWAITING_RETURN:
+            step.data["quote_accepted"] = accept_quote
+            if not accept_quote:
+                step.to = CaseStatus.CLOSED
+                step.set(outcome=Outcome.WITHDRAWN)
+        step.set(resume_status="")
+    return case
+
+
+def case_record_return(
+    *, case: Case, actor: AbstractBaseUser | None, courier: str, tracking_number: str
+) -> Case:
+    courier = _required_text(courier, "courier")
+    tracking_number = _required_text(tracking_number, "tracking_number")
+    with _step(case, actor, "record_return") as step:
+        step.set(return_courier=courier, return_tracking_number=tracking_number)
+        step.data.update({"courier": courier, "tracking_number": tracking_number})
+    return case
+
+
+@dataclass(frozen=True)
+class LineInspection:
+    case_line_id: int
+    grade: str
+    disposition: str
+
+
+def case_receive(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    inspections: list[LineInspection],
+    note: str = "",
+) -> Case:
+    """Goods arrived at the warehouse: grade and disposition for every returned line."""
+    with _step(case, actor, "receive", note=note) as step:
+        case_lines = {cl.pk: cl for cl in step.case.lines.all()}
+        errors: dict[str, str] = {}
+        by_line = {}
+        for i, inspection in enumerate(inspections):
+            if inspection.case_line_id not in case_lines:
+                errors[f"lines.{i}.case_line"] = _("Not a line of this case.")
+            elif inspection.case_line_id in by_line:
+                errors[f"lines.{i}.case_line"] = _("This line is listed twice.")
+            if inspection.grade not in Grade.values:
+                errors[f"lines.{i}.grade"] = _("Unknown grade.")
+            if inspection.disposition not in Disposition.values:
+                errors[f"lines.{i}.disposition"] = _("Unknown disposition.")
+            by_line[inspection.case_line_id] = inspection
+        for line_id in case_lines.keys() - by_line.keys():
+            errors[f"case_line.{line_id}"] = _("Every returned line needs an inspection.")
+        if errors:
+            raise Invalid("case.invalid_inspection", _("The inspection is incomplete."), errors)
+        for line_id, inspection in by_line.items():
+            CaseLine.objects.filter(pk=line_id).update(
+                grade=inspection.grade, disposition=inspection.disposition
+            )
+        step.data["lines"] = [
+            {"case_line": k, "grade": v.grade, "disposition": v.disposition}
+            for k, v in sorted(by_line.items())
+        ]
+    return case
+
+
+def case_refund(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    amount: Decimal | None = None,
+    refund_method: str = RefundMethod.ORIGINAL,
+    note: str = "",
+) -> Case:
+    """Decide the refund (amount and method). The ledger issue pays it out."""
+    with _step(case, actor, "refund", note=note) as step:
+        _decide_refund(step, actor, "refund", amount, refund_method)
+    return case
+
+
+def case_process(*, case: Case, actor: AbstractBaseUser | None, note: str = "") -> Case:
+    """Start the repair or prepare the replacement."""
+    with _step(case, actor, "process", note=note):
+        pass
+    return case
+
+
+def case_ship(
+    *, case: Case, actor: AbstractBaseUser | None, courier: str, tracking_number: str
+) -> Case:
+    """Send the replacement, reissued or repaired item to the customer."""
+    courier = _required_text(courier, "courier")
+    tracking_number = _required_text(tracking_number, "tracking_number")
+    with _step(case, actor, "ship") as step:
+        step.set(outbound_courier=courier, outbound_tracking_number=tracking_number)
+        step.data.update({"courier": courier, "tracking_number": tracking_number})
+    return case
+
+
+_COMPLETE_OUTCOMES = {
+    CaseType.EXCHANGE: Outcome.EXCHANGED,
+    CaseType.REPAIR: Outcome.REPAIRED,
+    CaseType.REISSUE: Outcome.REISSUED,
+}
+_DISCRETIONARY_OUTCOMES = {Outcome.COMPENSATED, Outcome.EXPLAINED}
+
+
+def case_complete(
+    *, case: Case, actor: AbstractBaseUser | None, outcome: str = "", note: str = ""
+) -> Case:
+    """Finish in the customer's favour. The outcome follows from the type, except for
+    complaints and partner disputes, which say how they were settled."""
+    with _step(case, actor, "complete", note=note) as step:
+        c = step.case
+        if c.type in (CaseType.COMPLAINT, CaseType.PARTNER_DISPUTE):
+            if outcome not in _DISCRETIONARY_OUTCOMES:
+                raise Invalid(
+                    "case.invalid",
+                    _("Say how it was settled."),
+                    {"outcome": _("compensated or explained")},
+                )
+            final = outcome
+        elif step.before == CaseStatus.REFUNDING:
+            final = (
+                Outcome.STORE_CREDIT
+                if c.refund_method == RefundMethod.STORE_CREDIT
+                else Outcome.REFUNDED
+            )
+        else:
+            final = _COMPLETE_OUTCOMES[c.type]
+        if outcome and outcome != final:
+            raise Invalid(
+                "case.invalid", _("That outcome does not fit this case."), {"outcome": final}
+            )
+        step.set(outcome=final)
+        step.data["outcome"] = final
+    return case
+
+
+def case_escalate(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+    escalated_to: str = "",
+) -> Case:
+    """Move the case one rung up (agent → team lead → manager), or record that the customer
+    went to the platform or the regulator (which makes it urgent)."""
+    if escalated_to and escalated_to not in Escalation.values:
+        raise Invalid("case.invalid", _("Unknown escalation."), {"escalated_to": escalated_to})
+    with _step(case, actor, "escalate", note=note) as step:
+        c = step.case
+        if escalated_to:
+            priority, why = priority_derive(
+                case_type=c.type,
+                reason=c.reason,
+                safety_issue=c.safety_issue,
+                escalated_to=escalated_to,
+                emotion=c.emotion,
+            )
+            step.set(escalated_to=escalated_to, priority=priority, priority_reason=why)
+            step.data["escalated_to"] = escalated_to
+        else:
+            if c.escalation_level >= len(ESCALATION_LADDER) - 1:
+                raise Conflict("case.escalation_at_top", _("The case is already with a manager."))
+            step.set(escalation_level=c.escalation_level + 1)
+        step.data["escalation_level"] = c.escalation_level
+        step.data["to_role"] = ESCALATION_LADDER[c.escalation_level]
+    return case
+
+
+def case_appeal(*, case: Case, actor: AbstractBaseUser | None, note: str) -> Case:
+    """The customer disputes a rejection: the case reopens one rung higher."""
+    note = _required_text(note, "note")
+    with _step(case, actor, "appeal", note=note) as step:
+        c = step.case
+        if c.rejected_at is not None and timezone.now() > c.rejected_at + APPEAL_WINDOW:
+            raise Conflict(
+                "case.appeal_window_passed",
+                _("A rejection can be disputed for %(days)s days.") % {"days": APPEAL_WINDOW.days},
+            )
+        level = min(c.escalation_level + 1, len(ESCALATION_LADDER) - 1)
+        step.set(escalation_level=level, rejected_at=None, closed_at=None, assignee=None)
+        step.data["escalation_level"] = level
+    return case
+
+
+def case_cancel(*, case: Case, actor: AbstractBaseUser | None, note: str = "") -> Case:
+    """The customer withdraws the case."""
+    with _step(case, actor, "cancel", note=note) as step:
+        step.set(outcome=Outcome.WITHDRAWN, pending_action=None, approval_role="")
+    return case
+
+
+_CLOSE_OUTCOMES = {Outcome.WITHDRAWN, Outcome.EXPIRED, Outcome.EXPLAINED}
+
+
+def case_close(
+    *, case: Case, actor: AbstractBaseUser | None, outcome: str = Outcome.EXPIRED, note: str = ""
+) -> Case:
+    """Staff (or a timer) ends the case without a result in the customer's favour."""
+    if outcome not in _CLOSE_OUTCOMES:
+        raise Invalid(
+            "case.invalid", _("Close with withdrawn, expired or explained."), {"outcome": outcome}
+        )
+    with _step(case, actor, "close", note=note) as step:
+        step.set(outcome=outcome, pending_action=None, approval_role="")
+        step.data["outcome"] = outcome
+    return case
+
+
+def case_comment(
+    *, case: Case, actor: AbstractBaseUser | None, text: str, internal: bool = False
+) -> Case:
+    text = _required_text(text, "text")
+    with _step(case, actor, "comment", note=text) as step:
+        step.data["internal"] = internal
+    return case
+
+
+def case_assign(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    assignee: AbstractBaseUser | None = None,
+    team: Team | None = None,
+    note: str = "",
+) -> Case:
+    """Give the case to a person and/or a team of its shop (None for both: the open queue)."""
+    errors: dict[str, str] = {}
+    if assignee is not None and (
+        not assignee.is_active
+        or not Membership.objects.filter(shop_id=case.shop_id, user=assignee).exists()
+        and not assignee.is_superuser
+    ):
+        errors["assignee"] = _("Not an active member of this shop.")
+    if team is not None and team.shop_id != case.shop_id:
+        errors["team"] = _("Not a team of this shop.")
+    if errors:
+        raise Invalid("case.invalid_assignee", _("Cannot assign the case there."), errors)
+    with _step(case, actor, "assign", note=note) as step:
+        step.data.update(
+            {
+                "from_assignee": step.case.assignee_id,
+                "assignee": assignee.pk if assignee else None,
+                "team": team.pk if team else None,
+            }
+        )
+        step.set(assignee=assignee, team=team)
+    return case
+
+
+# Public map from action name to service, for the API and other dispatchers.
+ACTION_SERVICES = {
+    "approve": case_approve,
+    "reject": case_reject,
+    "request_info": case_request_info,
+    "provide_info": case_provide_info,
+    "record_return": case_record_return,
+    "receive": case_receive,
+    "refund": case_refund,
+    "process": case_process,
+    "ship": case_ship,
+    "complete": case_complete,
+    "escalate": case_escalate,
+    "appeal": case_appeal,
+    "cancel": case_cancel,
+    "close": case_close,
+    "comment": case_comment,
+    "assign": case_assign,
+}

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path, re_path
+
+from aftersales.api.errors import error_response
+from aftersales.api.main import api
+
+
+def api_not_found(request, rest=""):
+    return error_response(404, "not_found", "No such API endpoint.")
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+]
