@@ -110,9 +110,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# collectstatic target in production; in development WhiteNoise reads the apps' own dirs.
+STATIC_ROOT = env_path("AFTERSALES_STATIC_ROOT", DATA_DIR / "static") if PRODUCTION else None
 # WhiteNoise serves static files from gunicorn; without collectstatic it reads the app dirs.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

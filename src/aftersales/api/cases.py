@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.http import FileResponse, HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from aftersales.accounts.models import Team
 from aftersales.api.orders import _shop_for
@@ -280,7 +280,7 @@ def case_add(request: HttpRequest, payload: CaseIn):
         dispute_nature=payload.dispute_nature or "",
         channel_status=payload.channel_status,
     )
-    return 201, _detail(request, case.pk)
+    return Status(201, _detail(request, case.pk))
 
 
 # ----------------------------------------------------------------------------- read
@@ -338,7 +338,7 @@ def case_evidence_add(
 ):
     """Attach a photo, video or PDF (type read from the bytes; size limited)."""
     case = case_get_for_actor(request.auth, case_id)
-    return 201, evidence_add(case=case, actor=request.auth, upload=file, kind=kind)
+    return Status(201, evidence_add(case=case, actor=request.auth, upload=file, kind=kind))
 
 
 @router.get("/cases/{case_id}/evidence/{evidence_id}", response={200: None, **ERRORS})

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from aftersales.accounts.selectors import shop_ids_for
 from aftersales.api.schemas import ERRORS, AwareDatetime, In, Money
@@ -70,7 +70,7 @@ def channel_add(request: HttpRequest, payload: ChannelIn):
     channel = channel_create(
         actor=request.auth, shop=shop, kind=payload.kind, code=payload.code, name=payload.name
     )
-    return 201, channel
+    return Status(201, channel)
 
 
 # ----------------------------------------------------------------------------- products
@@ -125,7 +125,7 @@ def product_put(request: HttpRequest, payload: ProductIn):
             active=payload.active,
         ),
     )
-    return (201 if created else 200), product
+    return Status(201 if created else 200, product)
 
 
 # ----------------------------------------------------------------------------- orders
@@ -244,7 +244,7 @@ def order_put(request: HttpRequest, payload: OrderIn):
             shipments=[ShipmentData(**s.model_dump()) for s in payload.shipments],
         ),
     )
-    return (201 if created else 200), order_get_for_actor(request.auth, order.pk)
+    return Status(201 if created else 200, order_get_for_actor(request.auth, order.pk))
 
 
 class OrderQuery(Schema):
