@@ -409,30 +409,27 @@ def _decide_refund(
 
 
 def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
+    """A sufficient role approves what a lower one asked for; nobody approves their own."""
     case = step.case
     pending = case.pending_action or {}
-    amount = Decimal(pending["amount"])
+    amount = Decimal(pending["amount"]) if "amount" in pending else None
     if actor is not None:
         if case.requested_by_id == actor.pk:
             raise Forbidden("approval.own_request", _("Nobody approves their own request."))
         limit = approval_limit(actor)
-        if limit is not None and amount > limit:
+        if amount is not None and limit is not None and amount > limit:
             raise Forbidden(
                 "approval.limit_exceeded",
                 _("This needs approval from a %(role)s.") % {"role": case.approval_role},
                 {"approval_role": case.approval_role},
             )
-    target = target_status(case.type, pending["action"], pending["from"])
+    target = target_status(case.type, pending.get("action", ""), pending.get("from", ""))
     if target is None:  # the table changed since the request; refuse rather than guess
-        raise _invalid_transition(case, pending["action"])
+        raise _invalid_transition(case, pending.get("action", ""))
     step.to = target
-    step.set(
-        refund_amount=amount,
-        refund_method=pending["refund_method"],
-        pending_action=None,
-        approval_role="",
-        requested_by=None,
-    )
+    if amount is not None:
+        step.set(refund_amount=amount, refund_method=pending["refund_method"])
+    step.set(pending_action=None, approval_role="", requested_by=None)
     step.data.update({"approved": pending})
 
 
