@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from aftersales.accounts.models import Team
@@ -226,15 +227,15 @@ def _resolve_lines(order, lines: list[CaseLineIn]) -> list[services.LineRequest]
         elif line.sku is not None:
             order_line = by_sku.get(line.sku)
         else:
-            errors[f"lines.{i}"] = "Give order_line_id or sku."
+            errors[f"lines.{i}"] = _("Give order_line_id or sku.")
             continue
         if order_line is None:
             key = "order_line_id" if line.order_line_id is not None else "sku"
-            errors[f"lines.{i}.{key}"] = "Not a line of this order."
+            errors[f"lines.{i}.{key}"] = _("Not a line of this order.")
             continue
         resolved.append(services.LineRequest(order_line, line.quantity))
     if errors:
-        raise Invalid("case.invalid_lines", "Some case lines are not valid.", errors)
+        raise Invalid("case.invalid_lines", _("Some case lines are not valid."), errors)
     return resolved
 
 
@@ -249,8 +250,8 @@ def case_add(request: HttpRequest, payload: CaseIn):
         if payload.channel_id is None or not payload.external_id:
             raise Invalid(
                 "case.invalid",
-                "An order reference needs both channel_id and external_id.",
-                {"external_id" if payload.channel_id else "channel_id": "Required."},
+                _("An order reference needs both channel_id and external_id."),
+                {"external_id" if payload.channel_id else "channel_id": _("Required.")},
             )
         order = order_find_for_actor(actor, payload.channel_id, payload.external_id)
     shop = _shop_for(actor, payload.shop_id) if payload.shop_id is not None else None
@@ -259,7 +260,9 @@ def case_add(request: HttpRequest, payload: CaseIn):
         try:
             partner = channel_get_for_actor(actor, payload.partner_id)
         except NotFound as exc:
-            raise Invalid("case.invalid", "No such partner.", {"partner_id": "Unknown."}) from exc
+            raise Invalid(
+                "case.invalid", _("No such partner."), {"partner_id": _("Unknown.")}
+            ) from exc
     lines = _resolve_lines(order, payload.lines) if order is not None and payload.lines else []
     case = services.case_create(
         actor=actor,
@@ -347,7 +350,7 @@ def case_evidence_file(request: HttpRequest, case_id: int, evidence_id: int):
     case = case_get_for_actor(request.auth, case_id)
     evidence = case.evidence.filter(pk=evidence_id).first()
     if evidence is None:
-        raise NotFound("evidence.not_found", "No such evidence.")
+        raise NotFound("evidence.not_found", _("No such evidence."))
     response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type)
     response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}"'
     return response
@@ -426,11 +429,13 @@ def _assign(case, actor, p: AssignIn):
     if p.assignee_id is not None:
         assignee = get_user_model().objects.filter(pk=p.assignee_id).first()
         if assignee is None:
-            raise Invalid("case.invalid_assignee", "No such user.", {"assignee_id": "Unknown."})
+            raise Invalid(
+                "case.invalid_assignee", _("No such user."), {"assignee_id": _("Unknown.")}
+            )
     if p.team_id is not None:
         team = Team.objects.filter(pk=p.team_id).first()
         if team is None:
-            raise Invalid("case.invalid_assignee", "No such team.", {"team_id": "Unknown."})
+            raise Invalid("case.invalid_assignee", _("No such team."), {"team_id": _("Unknown.")})
     return services.case_assign(case=case, actor=actor, assignee=assignee, team=team, note=p.note)
 
 

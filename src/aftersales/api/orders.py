@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from aftersales.accounts.selectors import shop_ids_for
@@ -36,7 +37,7 @@ router = Router()
 def _shop_for(actor, shop_id: int) -> Shop:
     shop = Shop.objects.filter(pk=shop_id, pk__in=shop_ids_for(actor)).first()
     if shop is None:
-        raise NotFound("shop.not_found", "No such shop.", {"shop_id": str(shop_id)})
+        raise NotFound("shop.not_found", _("No such shop."), {"shop_id": str(shop_id)})
     return shop
 
 
