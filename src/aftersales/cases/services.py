@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import Membership, Team
-from aftersales.accounts.roles import APPROVAL_LIMITS, ESCALATION_LADDER
+from aftersales.accounts.roles import APPROVAL_LIMITS, ESCALATION_LADDER, ROLE_LABELS
 from aftersales.accounts.selectors import approval_limit, shop_ids_for
 from aftersales.cases.events import event_case_created, event_record
 from aftersales.cases.models import (
@@ -271,7 +271,11 @@ def _invalid_transition(case: Case, action: str) -> Conflict:
     return Conflict(
         "case.invalid_transition",
         _("A %(type)s case in status %(status)s cannot take the action %(action)s.")
-        % {"type": case.type, "status": case.status, "action": action},
+        % {
+            "type": CaseType(case.type).label,
+            "status": CaseStatus(case.status).label,
+            "action": action,
+        },
         {
             "action": action,
             "status": case.status,
@@ -420,7 +424,8 @@ def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
         if amount is not None and limit is not None and amount > limit:
             raise Forbidden(
                 "approval.limit_exceeded",
-                _("This needs approval from a %(role)s.") % {"role": case.approval_role},
+                _("This needs approval from a %(role)s.")
+                % {"role": ROLE_LABELS.get(case.approval_role, case.approval_role)},
                 {"approval_role": case.approval_role},
             )
     target = target_status(case.type, pending.get("action", ""), pending.get("from", ""))
