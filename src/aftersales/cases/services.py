@@ -412,6 +412,10 @@ def _decide_refund(
     step.set(refund_amount=amount, refund_method=method)
 
 
+def _clear_approval(step: Step) -> None:
+    step.set(pending_action=None, approval_role="", requested_by=None)
+
+
 def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
     """A sufficient role approves what a lower one asked for; nobody approves their own."""
     case = step.case
@@ -434,7 +438,7 @@ def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
     step.to = target
     if amount is not None:
         step.set(refund_amount=amount, refund_method=pending["refund_method"])
-    step.set(pending_action=None, approval_role="", requested_by=None)
+    _clear_approval(step)
     step.data.update({"approved": pending})
 
 
@@ -461,7 +465,8 @@ def case_approve(
 def case_reject(*, case: Case, actor: AbstractBaseUser | None, note: str) -> Case:
     note = _required_text(note, "note")
     with _step(case, actor, "reject", note=note) as step:
-        step.set(rejected_at=timezone.now(), pending_action=None, approval_role="")
+        step.set(rejected_at=timezone.now())
+        _clear_approval(step)
     return case
 
 
@@ -690,7 +695,8 @@ def case_appeal(*, case: Case, actor: AbstractBaseUser | None, note: str) -> Cas
 def case_cancel(*, case: Case, actor: AbstractBaseUser | None, note: str = "") -> Case:
     """The customer withdraws the case."""
     with _step(case, actor, "cancel", note=note) as step:
-        step.set(outcome=Outcome.WITHDRAWN, pending_action=None, approval_role="")
+        step.set(outcome=Outcome.WITHDRAWN)
+        _clear_approval(step)
     return case
 
 
@@ -706,7 +712,8 @@ def case_close(
             "case.invalid", _("Close with withdrawn, expired or explained."), {"outcome": outcome}
         )
     with _step(case, actor, "close", note=note) as step:
-        step.set(outcome=outcome, pending_action=None, approval_role="")
+        step.set(outcome=outcome)
+        _clear_approval(step)
         step.data["outcome"] = outcome
     return case
 

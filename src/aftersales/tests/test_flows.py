@@ -385,3 +385,15 @@ def test_assign_refuses_a_user_of_another_shop(order, agent, other_shop):
         s.case_assign(case=case, actor=agent, assignee=outsider)
     assert exc.value.fields == {"assignee": "Not an active member of this shop."}
     assert Case.objects.get(pk=case.pk).assignee_id is None
+
+
+@pytest.mark.parametrize("action", ["reject", "cancel", "close"])
+def test_ending_a_case_awaiting_approval_clears_the_request(channel, shop, agent, lead, action):
+    p = f.product(shop, price="900.00")
+    case = f.case(f.order(channel, [(p, 1, "900.00", "0.00")]), "refund_only", "quality_defect")
+    s.case_approve(case=case, actor=agent)
+    assert (case.status, case.requested_by_id) == ("awaiting_approval", agent.pk)
+    kw = {"note": "作废"} if action == "reject" else {}
+    s.ACTION_SERVICES[action](case=case, actor=lead, **kw)
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.pending_action, stored.approval_role, stored.requested_by_id) == (None, "", None)
