@@ -10,7 +10,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from aftersales.accounts.models import Team
 from aftersales.api.orders import _shop_for
-from aftersales.api.schemas import ERRORS, AwareDatetime, In, Money
+from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.cases import services
 from aftersales.cases.evidence import evidence_add
 from aftersales.cases.models import (
@@ -263,7 +263,9 @@ def case_add(request: HttpRequest, payload: CaseIn):
             raise Invalid(
                 "case.invalid", _("No such partner."), {"partner_id": _("Unknown.")}
             ) from exc
-    lines = _resolve_lines(order, payload.lines) if order is not None and payload.lines else []
+    if payload.lines and order is None:
+        raise Invalid("case.invalid", _("Lines need an order."), {"lines": _("No order given.")})
+    lines = _resolve_lines(order, payload.lines) if order is not None else []
     case = services.case_create(
         actor=actor,
         case_type=payload.type,
@@ -292,15 +294,15 @@ def case_add(request: HttpRequest, payload: CaseIn):
 class CaseQuery(Schema):
     status: list[CaseStatus] | None = None
     type: list[CaseType] | None = None
-    channel_id: int | None = None
-    shop_id: int | None = None
+    channel_id: Id | None = None
+    shop_id: Id | None = None
     priority: Priority | None = None
     reason: Reason | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     unassigned: bool = False
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
-    cursor: int | None = Field(default=None, ge=1)
+    cursor: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

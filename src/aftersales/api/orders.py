@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from aftersales.accounts.selectors import shop_ids_for
-from aftersales.api.schemas import ERRORS, AwareDatetime, In, Money
+from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.catalog.models import Product
 from aftersales.catalog.services import ProductData, product_upsert
 from aftersales.channels.models import Channel, ChannelKind, Language, Order, Shop
@@ -249,8 +249,8 @@ def order_put(request: HttpRequest, payload: OrderIn):
 
 
 class OrderQuery(Schema):
-    channel_id: int | None = None
-    cursor: int | None = Field(default=None, ge=1)
+    channel_id: Id | None = None
+    cursor: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

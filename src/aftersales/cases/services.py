@@ -104,10 +104,10 @@ def _validate_lines(case_type: str, order: Order, lines: list[LineRequest]) -> N
     for i, line in enumerate(lines):
         key = f"lines.{i}"
         if line.order_line.order_id != order.pk:
-            errors[f"{key}.order_line"] = _("This line is not part of the order.")
+            errors[f"{key}.order_line_id"] = _("This line is not part of the order.")
             continue
         if line.order_line.pk in seen:
-            errors[f"{key}.order_line"] = _("This order line is listed twice.")
+            errors[f"{key}.order_line_id"] = _("This order line is listed twice.")
             continue
         seen.add(line.order_line.pk)
         if line.quantity < 1:
@@ -159,7 +159,9 @@ def case_create(
     if order is not None:
         if shop is not None and shop.pk != order.shop_id:
             raise Invalid(
-                "case.invalid", _("The order belongs to another shop."), {"shop": "mismatch"}
+                "case.invalid",
+                _("The order belongs to another shop."),
+                {"shop_id": _("Not the order's shop.")},
             )
         shop_id = order.shop_id
     elif shop is not None:
@@ -167,24 +169,24 @@ def case_create(
     elif partner is not None:
         shop_id = partner.shop_id
     else:
-        raise Invalid("case.invalid", _("Name an order or a shop."), {"order": _("Required.")})
+        raise Invalid("case.invalid", _("Name an order or a shop."), {"order_id": _("Required.")})
     _require(actor, "cases.add_case", shop_id)
 
     if case_type in ORDER_TYPES and order is None:
         raise Invalid(
             "case.order_required",
             _("This type of case needs an order."),
-            {"order": _("Required for this case type.")},
+            {"order_id": _("Required for this case type.")},
         )
     if case_type == CaseType.PARTNER_DISPUTE:
         if partner is None or partner.kind != ChannelKind.PARTNER or partner.shop_id != shop_id:
-            errors["partner"] = _("Name a partner channel of this shop.")
+            errors["partner_id"] = _("Name a partner channel of this shop.")
         if dispute_class not in DisputeClass.values:
             errors["dispute_class"] = _("Choose after_sales, profit_share or payment_terms.")
         if dispute_nature not in DisputeNature.values:
             errors["dispute_nature"] = _("Choose benign or malignant.")
     elif partner is not None or dispute_class or dispute_nature:
-        errors["partner"] = _("Only partner disputes name a partner.")
+        errors["partner_id"] = _("Only partner disputes name a partner.")
     if errors:
         raise Invalid("case.invalid", _("The case is not valid."), errors)
 
@@ -548,16 +550,19 @@ def case_receive(
         by_line = {}
         for i, inspection in enumerate(inspections):
             if inspection.case_line_id not in case_lines:
-                errors[f"lines.{i}.case_line"] = _("Not a line of this case.")
+                errors[f"lines.{i}.case_line_id"] = _("Not a line of this case.")
             elif inspection.case_line_id in by_line:
-                errors[f"lines.{i}.case_line"] = _("This line is listed twice.")
+                errors[f"lines.{i}.case_line_id"] = _("This line is listed twice.")
             if inspection.grade not in Grade.values:
                 errors[f"lines.{i}.grade"] = _("Unknown grade.")
             if inspection.disposition not in Disposition.values:
                 errors[f"lines.{i}.disposition"] = _("Unknown disposition.")
             by_line[inspection.case_line_id] = inspection
-        for line_id in case_lines.keys() - by_line.keys():
-            errors[f"case_line.{line_id}"] = _("Every returned line needs an inspection.")
+        missing = case_lines.keys() - by_line.keys()
+        if missing:
+            errors["lines"] = _("Every returned line needs an inspection (missing: %(ids)s).") % {
+                "ids": ", ".join(str(i) for i in sorted(missing))
+            }
         if errors:
             raise Invalid("case.invalid_inspection", _("The inspection is incomplete."), errors)
         for line_id, inspection in by_line.items():
@@ -742,9 +747,9 @@ def case_assign(
         or not Membership.objects.filter(shop_id=case.shop_id, user=assignee).exists()
         and not assignee.is_superuser
     ):
-        errors["assignee"] = _("Not an active member of this shop.")
+        errors["assignee_id"] = _("Not an active member of this shop.")
     if team is not None and team.shop_id != case.shop_id:
-        errors["team"] = _("Not a team of this shop.")
+        errors["team_id"] = _("Not a team of this shop.")
     if errors:
         raise Invalid("case.invalid_assignee", _("Cannot assign the case there."), errors)
     with _step(case, actor, "assign", note=note) as step:

@@ -63,7 +63,7 @@ def orders_list(
         qs = qs.filter(pk__lt=before_id)
     rows = list(
         qs.select_related("channel", "customer")
-        .prefetch_related("lines")
+        .prefetch_related("lines", "shipments")
         .order_by("-pk")[: limit + 1]
     )
     next_cursor = rows[limit - 1].pk if len(rows) > limit else None

@@ -24,7 +24,7 @@ from aftersales.channels.models import (
     Shop,
 )
 from aftersales.core.errors import Conflict, Forbidden, Invalid, NotFound
-from aftersales.core.money import ZERO, money
+from aftersales.core.money import MONEY_MAX, ZERO, money
 
 
 def require_shop_perm(actor: AbstractBaseUser | None, perm: str, shop_id: int, code: str) -> None:
@@ -134,11 +134,15 @@ def _validate_order(data: OrderData, products: dict[str, Product]) -> dict[str, 
             if line.paid_amount is not None
             else gross - money(line.discount)
         )
-        if amount < ZERO:
+        if gross > MONEY_MAX:
+            errors[f"{key}.quantity"] = _("Quantity × unit price is too large.")
+        elif amount < ZERO:
             errors[f"{key}.paid_amount"] = _("The discount is larger than the line.")
         elif amount > gross:
             errors[f"{key}.paid_amount"] = _("Cannot exceed quantity × unit price.")
         paid[line.sku] = amount
+    if not errors and sum(paid.values(), ZERO) + money(data.shipping_fee) > MONEY_MAX:
+        errors["lines"] = _("The order total is too large.")
     times = [
         ("paid_at", data.paid_at),
         ("shipped_at", data.shipped_at),

@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# The largest amount a money column (12 digits, 2 places) holds.
+MONEY_MAX = Decimal("9999999999.99")
 
 
 def money(value: Decimal | int | str) -> Decimal:

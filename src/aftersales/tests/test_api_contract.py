@@ -142,12 +142,6 @@ def test_case_list_query_count_does_not_grow_with_cases(
     assert sum(1 for item in items if item["order"] is not None) == 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET /orders runs one query per order for its shipments: "
-    "channels/selectors.py orders_list prefetches 'lines' but not 'shipments', and "
-    "OrderOut.resolve_shipments reads order.shipments.all() (4 + N queries)",
-)
 def test_order_list_query_count_does_not_grow_with_orders(
     api_for, agent, channel, django_assert_num_queries
 ):

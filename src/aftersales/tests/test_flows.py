@@ -175,7 +175,7 @@ def test_partner_dispute_refuses_a_sales_channel(shop, channel):
             dispute_class="profit_share",
             dispute_nature="benign",
         )
-    assert set(exc.value.fields) == {"partner"}
+    assert set(exc.value.fields) == {"partner_id"}
     assert Case.objects.count() == 0
 
 
@@ -258,7 +258,7 @@ def test_line_of_another_order_is_refused(channel, order):
     other = f.order(channel)
     with pytest.raises(Invalid) as exc:
         f.case(order, "return_refund", "no_reason", lines=[(other.lines.get(), 1)])
-    assert exc.value.fields == {"lines.0.order_line": "This line is not part of the order."}
+    assert exc.value.fields == {"lines.0.order_line_id": "This line is not part of the order."}
 
 
 # ----------------------------------------------------------------------------- refunds
@@ -383,7 +383,7 @@ def test_assign_refuses_a_user_of_another_shop(order, agent, other_shop):
     case = f.case(order, "return_refund", "no_reason")
     with pytest.raises(Invalid) as exc:
         s.case_assign(case=case, actor=agent, assignee=outsider)
-    assert exc.value.fields == {"assignee": "Not an active member of this shop."}
+    assert exc.value.fields == {"assignee_id": "Not an active member of this shop."}
     assert Case.objects.get(pk=case.pk).assignee_id is None
 
 
