@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "aftersales.channels",
     "aftersales.catalog",
     "aftersales.cases",
+    "aftersales.policies",
     "aftersales.demo",
 ]
 

@@ -76,9 +76,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _CUSTOMER_SIDE
     + ["cases.act_record_return"],
 }
-# A manager may do everything an agent, lead and the warehouse may; an admin also configures.
+_READ_POLICIES = ["policies.view_policy", "policies.view_policyversion"]
+_WRITE_POLICIES = ["policies.add_policyversion", "policies.change_policyversion"]
+for _role in (AGENT, TEAM_LEAD, FINANCE, QA):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _READ_POLICIES
+# A manager may do everything an agent, lead and the warehouse may, and edits the policy;
+# an admin also configures shops, channels, the catalog and people.
 ROLE_PERMISSIONS[MANAGER] = sorted(
-    set(ROLE_PERMISSIONS[TEAM_LEAD] + ROLE_PERMISSIONS[WAREHOUSE] + _WRITE_PRODUCTS)
+    set(
+        ROLE_PERMISSIONS[TEAM_LEAD]
+        + ROLE_PERMISSIONS[WAREHOUSE]
+        + _WRITE_PRODUCTS
+        + _READ_POLICIES
+        + _WRITE_POLICIES
+    )
 )
 ROLE_PERMISSIONS[ADMIN] = sorted(
     set(
@@ -136,5 +147,5 @@ def roles_sync(apps=global_apps) -> None:
 
 def roles_sync_after_migrate(sender, apps=global_apps, **kwargs) -> None:
     # Run once per migrate, after the last of our apps has its permissions.
-    if sender.label == "cases":
+    if sender.label == "policies":
         roles_sync(apps)

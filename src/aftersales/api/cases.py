@@ -12,7 +12,6 @@ from aftersales.accounts.models import Team
 from aftersales.api.orders import _shop_for
 from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.cases import services
-from aftersales.cases.evidence import evidence_add
 from aftersales.cases.models import (
     Case,
     Disposition,
@@ -36,6 +35,7 @@ from aftersales.channels.selectors import (
     order_get_for_actor,
 )
 from aftersales.core.errors import Invalid, NotFound
+from aftersales.policies.triggers import case_evidence_received, case_file
 
 router = Router(tags=["cases"])
 
@@ -143,8 +143,8 @@ class CaseDetailOut(CaseSummaryOut):
     rejected_at: datetime | None
     closed_at: datetime | None
     allowed_actions: list[str]
-    # Filled by the policy engine and the clocks (later issues); null until they exist.
-    decision: dict | None = None
+    # The latest policy decision: rule, action, facts read, explanation (the clocks come later).
+    decision: dict | None
     sla: dict | None = None
     evidence: list[EvidenceOut]
     timeline: list[EventOut]
@@ -215,6 +215,8 @@ class CaseIn(In):
     dispute_class: DisputeClass | None = None
     dispute_nature: DisputeNature | None = None
     channel_status: str = Field(default="", max_length=40)
+    refund_method: RefundMethod | None = Field(default=None, description="the customer's choice")
+    repair_parts: list[str] = Field(default_factory=list, max_length=50)
 
 
 def _resolve_lines(order, lines: list[CaseLineIn]) -> list[services.LineRequest]:
@@ -266,7 +268,7 @@ def case_add(request: HttpRequest, payload: CaseIn):
     if payload.lines and order is None:
         raise Invalid("case.invalid", _("Lines need an order."), {"lines": _("No order given.")})
     lines = _resolve_lines(order, payload.lines) if order is not None else []
-    case = services.case_create(
+    case = case_file(
         actor=actor,
         case_type=payload.type,
         reason=payload.reason,
@@ -284,6 +286,8 @@ def case_add(request: HttpRequest, payload: CaseIn):
         dispute_class=payload.dispute_class or "",
         dispute_nature=payload.dispute_nature or "",
         channel_status=payload.channel_status,
+        refund_method=payload.refund_method or "",
+        repair_parts=payload.repair_parts,
     )
     return Status(201, _detail(request, case.pk))
 
@@ -343,7 +347,8 @@ def case_evidence_add(
 ):
     """Attach a photo, video or PDF (type read from the bytes; size limited)."""
     case = case_get_for_actor(request.auth, case_id)
-    return Status(201, evidence_add(case=case, actor=request.auth, upload=file, kind=kind))
+    evidence = case_evidence_received(case=case, actor=request.auth, upload=file, kind=kind)
+    return Status(201, evidence)
 
 
 @router.get("/cases/{case_id}/evidence/{evidence_id}", response={200: None, **ERRORS})

@@ -153,6 +153,7 @@ class ShipmentIn(In):
     courier: str = Field(min_length=1, max_length=40)
     tracking_number: str = Field(min_length=1, max_length=64)
     shipped_at: AwareDatetime | None = None
+    last_movement_at: AwareDatetime | None = None
 
 
 class OrderIn(In):
@@ -166,6 +167,7 @@ class OrderIn(In):
     shipped_at: AwareDatetime | None = None
     signed_at: AwareDatetime | None = None
     cancelled: bool = False
+    shipping_insurance: bool = False
     shipments: list[ShipmentIn] = Field(default_factory=list, max_length=50)
 
 
@@ -183,6 +185,7 @@ class ShipmentOut(Schema):
     courier: str
     tracking_number: str
     shipped_at: datetime | None
+    last_movement_at: datetime | None
 
 
 class CustomerOut(Schema):
@@ -203,6 +206,7 @@ class OrderOut(Schema):
     customer: CustomerOut | None
     shipping_fee: Decimal
     total_paid: Decimal
+    shipping_insurance: bool
     placed_at: datetime | None
     paid_at: datetime | None
     shipped_at: datetime | None
@@ -242,6 +246,7 @@ def order_put(request: HttpRequest, payload: OrderIn):
             shipped_at=payload.shipped_at,
             signed_at=payload.signed_at,
             cancelled=payload.cancelled,
+            shipping_insurance=payload.shipping_insurance,
             shipments=[ShipmentData(**s.model_dump()) for s in payload.shipments],
         ),
     )

@@ -172,6 +172,10 @@ class Case(models.Model):
     quote_amount = models.DecimalField(
         _("repair quote"), max_digits=12, decimal_places=2, null=True, blank=True
     )
+    # Part codes the customer or agent names for a repair (priced from the parts list).
+    repair_parts = models.JSONField(_("parts to repair"), default=list, blank=True)
+    # The latest policy decision (rule, action, facts, explanation); history in decisions.
+    decision = models.JSONField(_("policy decision"), null=True, blank=True)
 
     return_courier = models.CharField(_("return courier"), max_length=40, blank=True)
     return_tracking_number = models.CharField(

@@ -142,6 +142,8 @@ def case_create(
     dispute_class: str = "",
     dispute_nature: str = "",
     channel_status: str = "",
+    refund_method: str = "",
+    repair_parts: list[str] | None = None,
 ) -> Case:
     """File a case. Order-based types need an order and lines (default: every line, in full)."""
     errors: dict[str, str] = {}
@@ -153,6 +155,8 @@ def case_create(
         errors["emotion"] = _("Unknown emotion.")
     if escalated_to and escalated_to not in Escalation.values:
         errors["escalated_to"] = _("Unknown escalation.")
+    if refund_method and refund_method not in RefundMethod.values:
+        errors["refund_method"] = _("Unknown refund method.")
     if errors:
         raise Invalid("case.invalid", _("The case is not valid."), errors)
 
@@ -239,6 +243,8 @@ def case_create(
         safety_issue=safety_issue,
         escalated_to=escalated_to,
         channel_status=channel_status,
+        refund_method=refund_method,
+        repair_parts=list(repair_parts or []),
     )
     CaseLine.objects.bulk_create(
         [
@@ -339,12 +345,10 @@ def _required_text(value: str, name: str) -> str:
 
 
 def _refund_default(case: Case) -> Decimal:
-    """The paid amount of the claimed units (issue 3's policy engine prorates precisely)."""
-    total = ZERO
-    for case_line in case.lines.select_related("order_line"):
-        ol = case_line.order_line
-        total += money(ol.paid_amount * case_line.quantity / ol.quantity)
-    return money(total)
+    """The claimed units' share of what was paid, prorated by the policy money module."""
+    from aftersales.policies.facts import case_refund_amount  # policies builds on cases
+
+    return case_refund_amount(case)
 
 
 def _refund_cap(case: Case) -> Decimal:
@@ -378,7 +382,10 @@ def _decide_refund(
     action: str,
     amount: Decimal | None,
     method: str,
+    approval_role: str = "",
 ) -> None:
+    """Record the refund, or — above the actor's limit or when the policy asks for it — hand
+    it to a higher role (awaiting_approval)."""
     case = step.case
     if method not in RefundMethod.values:
         raise Invalid("case.invalid", _("Unknown refund method."), {"refund_method": method})
@@ -396,8 +403,8 @@ def _decide_refund(
         )
     step.data.update({"amount": str(amount), "refund_method": method})
     limit = approval_limit(actor) if actor is not None else None
-    if limit is not None and amount > limit:
-        role = _role_for_amount(amount)
+    if approval_role or (limit is not None and amount > limit):
+        role = approval_role or _role_for_amount(amount)
         step.to = CaseStatus.AWAITING_APPROVAL
         step.set(
             pending_action={
@@ -454,13 +461,14 @@ def case_approve(
     note: str = "",
     amount: Decimal | None = None,
     refund_method: str = RefundMethod.ORIGINAL,
+    approval_role: str = "",
 ) -> Case:
     """Agree to the case; on a refund-only case this is also the refund decision."""
     with _step(case, actor, "approve", note=note) as step:
         if step.to == PENDING:
             _approve_pending(step, actor)
         elif step.case.type == CaseType.REFUND_ONLY:
-            _decide_refund(step, actor, "approve", amount, refund_method)
+            _decide_refund(step, actor, "approve", amount, refund_method, approval_role)
     return case
 
 
@@ -583,10 +591,11 @@ def case_refund(
     amount: Decimal | None = None,
     refund_method: str = RefundMethod.ORIGINAL,
     note: str = "",
+    approval_role: str = "",
 ) -> Case:
     """Decide the refund (amount and method). The ledger issue pays it out."""
     with _step(case, actor, "refund", note=note) as step:
-        _decide_refund(step, actor, "refund", amount, refund_method)
+        _decide_refund(step, actor, "refund", amount, refund_method, approval_role)
     return case
 
 

@@ -65,6 +65,13 @@ class Language(models.TextChoices):
     VI = "vi", _("Vietnamese")
 
 
+class RiskLevel(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    BLOCKED = "blocked", _("Blocked")
+
+
 class Customer(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="customers")
     name = models.CharField(_("name"), max_length=120, blank=True)
@@ -73,6 +80,9 @@ class Customer(models.Model):
     wechat_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS
+    )
+    risk_level = models.CharField(
+        _("risk level"), max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -108,6 +118,7 @@ class Order(models.Model):
     total_paid = models.DecimalField(
         _("total paid"), max_digits=12, decimal_places=2, default=Decimal("0.00")
     )
+    shipping_insurance = models.BooleanField(_("return-shipping insurance"), default=False)
     placed_at = models.DateTimeField(_("placed at"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
@@ -167,6 +178,8 @@ class Shipment(models.Model):
     courier = models.CharField(_("courier"), max_length=40)
     tracking_number = models.CharField(_("tracking number"), max_length=64)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    # The courier's latest scan; the policy reads how long a parcel has not moved.
+    last_movement_at = models.DateTimeField(_("last courier movement"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("shipment")

@@ -38,7 +38,12 @@ def require_shop_perm(actor: AbstractBaseUser | None, perm: str, shop_id: int, c
 
 @transaction.atomic
 def shop_create(*, code: str, name: str, currency: str = "CNY") -> Shop:
-    return Shop.objects.create(code=code, name=name, currency=currency)
+    """A new shop starts with the default after-sales policy (DESIGN §5) live."""
+    from aftersales.policies.services import policy_install_default  # policies build on shops
+
+    shop = Shop.objects.create(code=code, name=name, currency=currency)
+    policy_install_default(shop=shop)
+    return shop
 
 
 @transaction.atomic
@@ -77,6 +82,7 @@ class ShipmentData:
     courier: str
     tracking_number: str
     shipped_at: datetime | None = None
+    last_movement_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class OrderData:
     shipped_at: datetime | None = None
     signed_at: datetime | None = None
     cancelled: bool = False
+    shipping_insurance: bool = False
     shipments: list[ShipmentData] = field(default_factory=list)
 
 
@@ -220,6 +227,7 @@ def _order_write(
         "paid_at": data.paid_at,
         "shipped_at": data.shipped_at,
         "signed_at": data.signed_at,
+        "shipping_insurance": data.shipping_insurance,
     }
     if order is None:
         order = Order.objects.create(
@@ -257,15 +265,23 @@ def _order_write(
             )
         gone.delete()
 
-    known = set(order.shipments.values_list("tracking_number", flat=True)) if not created else set()
+    known = {s.tracking_number: s for s in order.shipments.all()} if not created else {}
     for shipment in data.shipments:
-        if shipment.tracking_number not in known:
-            Shipment.objects.create(
+        current = known.get(shipment.tracking_number)
+        if current is None:
+            known[shipment.tracking_number] = Shipment.objects.create(
                 shop=shop,
                 order=order,
                 courier=shipment.courier,
                 tracking_number=shipment.tracking_number,
                 shipped_at=shipment.shipped_at,
+                last_movement_at=shipment.last_movement_at,
             )
-            known.add(shipment.tracking_number)
+        elif (current.shipped_at, current.last_movement_at) != (
+            shipment.shipped_at,
+            shipment.last_movement_at,
+        ):
+            current.shipped_at = shipment.shipped_at
+            current.last_movement_at = shipment.last_movement_at
+            current.save(update_fields=["shipped_at", "last_movement_at"])
     return order, created

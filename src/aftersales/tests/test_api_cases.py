@@ -84,6 +84,7 @@ def test_create_case_from_order_reference_then_walk_return_refund(api_for, agent
     assert detail["outcome"] == "refunded"
     assert [e["kind"] for e in detail["timeline"]] == [
         "created",
+        "decision",
         "approve",
         "record_return",
         "receive",
@@ -92,9 +93,10 @@ def test_create_case_from_order_reference_then_walk_return_refund(api_for, agent
     ]
     assert detail["timeline"][-1]["from_status"] == "refunding"
     assert detail["timeline"][-1]["to_status"] == "succeeded"
-    assert detail["timeline"][1]["actor"] == "agent1"
+    assert detail["timeline"][1]["data"]["rule"] == "no_policy"  # this shop has no policy
+    assert detail["timeline"][2]["actor"] == "agent1"
     assert Case.objects.get(pk=case_id).refund_amount == Decimal("50.00")
-    assert CaseEvent.objects.filter(case_id=case_id).count() == 6
+    assert CaseEvent.objects.filter(case_id=case_id).count() == 7
 
 
 def test_case_of_another_shop_is_404_and_never_listed(api_for, agent, other_shop):

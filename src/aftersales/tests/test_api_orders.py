@@ -71,6 +71,7 @@ def test_create_then_same_payload_again_is_idempotent(api_for, agent, channel, p
         "shipping_fee": "12.50",
         # 3 × 33.33 − 0.01 = 99.98; 45.67 as given; 2 × 19.90 = 39.80; + 12.50 shipping
         "total_paid": "197.95",
+        "shipping_insurance": False,
         "placed_at": None,
         "paid_at": "2026-11-01T02:00:00Z",
         "shipped_at": None,
@@ -149,7 +150,12 @@ def test_changed_lines_are_updated_added_and_removed(api_for, agent, channel, pr
     assert updated["total_paid"] == "132.32"
     assert updated["shipping_fee"] == "0.00"
     assert updated["shipments"] == [
-        {"courier": "SF", "tracking_number": "SF0001", "shipped_at": None}
+        {
+            "courier": "SF",
+            "tracking_number": "SF0001",
+            "shipped_at": None,
+            "last_movement_at": None,
+        }
     ]
     assert not OrderLine.objects.filter(pk=ids["BAG"]).exists()
     assert Order.objects.get(pk=first["id"]).total_paid == Decimal("132.32")
