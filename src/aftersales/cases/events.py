@@ -38,7 +38,9 @@ def event_record(
     )
 
 
-def event_case_created(*, case: Case, actor: AbstractBaseUser | None) -> CaseEvent:
+def event_case_created(
+    *, case: Case, actor: AbstractBaseUser | None, lines: list | None = None
+) -> CaseEvent:
     return event_record(
         case=case,
         kind="created",
@@ -49,7 +51,8 @@ def event_case_created(*, case: Case, actor: AbstractBaseUser | None) -> CaseEve
             "reason": case.reason,
             "priority": case.priority,
             "lines": [
-                {"order_line": cl.order_line_id, "quantity": cl.quantity} for cl in case.lines.all()
+                {"order_line": cl.order_line_id, "quantity": cl.quantity}
+                for cl in (lines if lines is not None else case.lines.all())
             ],
         },
     )

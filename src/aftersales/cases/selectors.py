@@ -22,7 +22,8 @@ def case_get_for_actor(actor: AbstractBaseUser, case_id: int) -> Case:
     """The one way to load a case by id: 404 unless the actor's shops include it."""
     case = (
         cases_visible(actor)
-        .select_related("order", "channel", "customer", "assignee", "team", "partner")
+        # The detail shows the order and the assignee; the other relations only as ids.
+        .select_related("order", "assignee")
         .filter(pk=case_id)
         .first()
     )
@@ -72,7 +73,12 @@ def cases_list(
         qs = qs.filter(created_at__lt=filters.created_to)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
-    rows = list(qs.select_related("order", "assignee").order_by("-pk")[: limit + 1])
+    # Pick the page's ids on the narrow index first, then load those rows with their joins:
+    # SQLite would otherwise sort whole joined rows when several shops are visible.
+    page_ids = list(qs.order_by("-pk").values_list("pk", flat=True)[: limit + 1])
+    rows = list(
+        Case.objects.filter(pk__in=page_ids).select_related("order", "assignee").order_by("-pk")
+    )
     next_cursor = rows[limit - 1].pk if len(rows) > limit else None
     return rows[:limit], next_cursor
 

@@ -246,13 +246,13 @@ def case_create(
         refund_method=refund_method,
         repair_parts=list(repair_parts or []),
     )
-    CaseLine.objects.bulk_create(
+    lines = CaseLine.objects.bulk_create(
         [
             CaseLine(shop_id=shop_id, case=case, order_line=r.order_line, quantity=r.quantity)
             for r in line_requests
         ]
     )
-    event_case_created(case=case, actor=actor)
+    event_case_created(case=case, actor=actor, lines=lines)
     return case
 
 

@@ -111,8 +111,8 @@ def test_docs_page_answers_without_a_token(db):
 
 # --------------------------------------------------------------------------- query counts
 
-# token lookup, the user's shops, the page of cases (order and assignee joined in)
-CASE_LIST_QUERIES = 3
+# token lookup, the user's shops, the page's ids, the page of cases (order, assignee joined)
+CASE_LIST_QUERIES = 4
 # token lookup, the user's shops, the page of orders, its lines, its shipments
 ORDER_LIST_QUERIES = 5
 
