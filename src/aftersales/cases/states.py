@@ -87,8 +87,13 @@ def _build() -> dict[str, Table]:
 
     t = _common(T.RETURN_REFUND)
     t["approve"] = {S.AWAITING_MERCHANT: S.AWAITING_RETURN, S.AWAITING_APPROVAL: PENDING}
-    # Refund after inspection, or at the first courier scan (lightning refund).
-    t["refund"] = {S.INSPECTING: S.REFUNDING, S.RETURN_IN_TRANSIT: S.REFUNDING}
+    # Refund after inspection, at the first courier scan (lightning refund), or at once when
+    # the item is worth less than sending it back (the customer keeps it).
+    t["refund"] = {
+        S.AWAITING_MERCHANT: S.REFUNDING,
+        S.INSPECTING: S.REFUNDING,
+        S.RETURN_IN_TRANSIT: S.REFUNDING,
+    }
     t["complete"] = {S.REFUNDING: S.SUCCEEDED}
     tables[T.RETURN_REFUND] = t
 

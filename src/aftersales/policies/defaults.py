@@ -50,6 +50,19 @@ DEFAULT_POLICY: dict[str, Any] = {
             "Hoàn tiền trên 200 cần trưởng nhóm phê duyệt.",
         ),
         _rule(
+            "lightning_refund",
+            "Lightning refund at the return's first courier scan, for low-risk customers",
+            [
+                _f("type", "eq", "return_refund"),
+                _f("return_scanned", "is_true"),
+                _f("customer_risk_level", "eq", "low"),
+            ],
+            [{"action": "auto_approve"}],
+            "退货已揽收，极速退款已发起。",
+            "Your return has its first courier scan: lightning refund issued.",
+            "Hàng trả đã được nhận gửi: hoàn tiền nhanh đã được thực hiện.",
+        ),
+        _rule(
             "blocked_customer",
             "Blocked customers go to a person",
             [_f("customer_risk_level", "eq", "blocked")],

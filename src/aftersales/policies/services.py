@@ -207,8 +207,17 @@ def _repair_quote(case: Case, in_warranty: bool) -> Decimal:
     return m.repair_quote(in_warranty=in_warranty, part_prices=prices)
 
 
+_PRIORITIES = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
+
+
 def _apply(case: Case, decision: Decision, text: str) -> str:
     """Carry out the decision where the case stands; return what was done."""
+    priority = decision.modifier("set_priority")
+    if priority and _PRIORITIES[priority["priority"]] != case.priority:
+        Case.objects.filter(pk=case.pk).update(
+            priority=_PRIORITIES[priority["priority"]], priority_reason="policy"
+        )
+        case.priority, case.priority_reason = _PRIORITIES[priority["priority"]], "policy"
     action, status = decision.action, case.status
     if status == CaseStatus.AWAITING_MERCHANT:
         if action == "auto_approve":
