@@ -27,9 +27,9 @@ from aftersales.channels.services import (
     OrderLineData,
     ShipmentData,
     channel_create,
-    order_upsert,
 )
 from aftersales.core.errors import NotFound
+from aftersales.policies import triggers
 
 router = Router()
 
@@ -233,7 +233,7 @@ def order_put(request: HttpRequest, payload: OrderIn):
     """Create or update an order by (channel, external order number)."""
     channel: Channel = channel_get_for_actor(request.auth, payload.channel_id)
     customer = payload.customer
-    order, created = order_upsert(
+    order, created = triggers.order_put(
         actor=request.auth,
         channel=channel,
         data=OrderData(

@@ -16,6 +16,8 @@ from aftersales.cases.evidence import evidence_add
 from aftersales.cases.models import Case, Evidence
 from aftersales.cases.services import case_create
 from aftersales.cases.states import TERMINAL
+from aftersales.channels.models import Channel, Order
+from aftersales.channels.services import OrderData, order_upsert
 from aftersales.policies.services import case_decide
 
 
@@ -36,3 +38,24 @@ def case_evidence_received(
     if case.status not in TERMINAL:
         case_decide(case=case, trigger="evidence_added")
     return evidence
+
+
+@transaction.atomic
+def order_put(
+    *, actor: AbstractBaseUser | None, channel: Channel, data: OrderData
+) -> tuple[Order, bool]:
+    """Upsert the order; when its state moved (shipped, signed …) its open cases are decided
+    again, since the facts the policy read have changed."""
+    before = (
+        Order.objects.filter(shop_id=channel.shop_id, channel=channel, external_id=data.external_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    order, created = order_upsert(actor=actor, channel=channel, data=data)
+    if not created and before != order.status:
+        open_cases = Case.objects.filter(shop_id=order.shop_id, order=order).exclude(
+            status__in=TERMINAL
+        )
+        for case in open_cases.order_by("id"):
+            case_decide(case=case, trigger=f"order_{order.status}")
+    return order, created

@@ -23,7 +23,7 @@ from aftersales.channels.services import (
 )
 from aftersales.policies.models import PolicyDecision
 from aftersales.policies.services import case_decide, policy_install_default
-from aftersales.policies.triggers import case_evidence_received, case_file
+from aftersales.policies.triggers import case_evidence_received, case_file, order_put
 from aftersales.tests import factories as f
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -363,3 +363,28 @@ def test_a_shop_without_a_policy_decides_nothing(db):
         "no_policy",
         "route_to_person",
     )
+
+
+def test_an_order_signed_later_is_decided_again(channel, products):
+    now = timezone.now()
+    order = _order(channel, products["cup"], stage="shipped", last_movement_at=now)
+    case = _file(order, "refund_only", "other")
+    assert _decision(case)["rule"] == "refund_only_in_transit_intercept"
+    data = OrderData(
+        external_id=order.external_id,
+        lines=[OrderLineData(sku="CUP", quantity=2, unit_price=Decimal("50.00"))],
+        shipping_fee=Decimal("8.00"),
+        paid_at=order.paid_at,
+        shipped_at=order.shipped_at,
+        signed_at=now,
+    )
+    order_put(actor=None, channel=channel, data=data)
+    d = _decision(case)
+    assert (case.status, d["rule"], d["trigger"]) == (
+        "awaiting_merchant",
+        "refund_only_signed_no_quality_reason",
+        "order_signed",
+    )
+    # The same data again changes nothing and decides nothing.
+    order_put(actor=None, channel=channel, data=data)
+    assert PolicyDecision.objects.filter(case=case).count() == 2
