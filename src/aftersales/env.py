@@ -39,6 +39,13 @@ def env_path(name: str, default: Path) -> Path:
     return Path(raw).resolve() if raw else default
 
 
+def _option(raw: str) -> str | bool | int:
+    # Django enables some options only for real booleans (server_side_binding=true, …).
+    if raw.lower() in {"true", "false"}:
+        return raw.lower() == "true"
+    return int(raw) if raw.isdigit() else raw
+
+
 def database_from_url(url: str) -> dict:
     """Turn DATABASE_URL (postgresql://user:pass@host:port/name?opt=v) into a Django DB dict."""
     parsed = urlparse(url)
@@ -46,7 +53,7 @@ def database_from_url(url: str) -> dict:
         raise ImproperlyConfigured(
             f"DATABASE_URL scheme {parsed.scheme!r} is not supported; use postgresql://"
         )
-    options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    options = {key: _option(values[-1]) for key, values in parse_qs(parsed.query).items()}
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parsed.path.lstrip("/")),

@@ -32,14 +32,21 @@ def test_defaults_are_sqlite_in_shanghai_time(tmp_path):
 
 
 def test_database_url_is_parsed_for_postgresql():
-    db = database_from_url("postgresql://u%40x:p%2Fw@db.local:6543/after?sslmode=require")
+    db = database_from_url(
+        "postgresql://u%40x:p%2Fw@db.local:6543/after?sslmode=require&server_side_binding=true"
+        "&connect_timeout=5"
+    )
     assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"]) == (
         "django.db.backends.postgresql",
         "after",
         "u@x",
         "p/w",
     )
-    assert (db["HOST"], db["PORT"], db["OPTIONS"]) == ("db.local", "6543", {"sslmode": "require"})
+    assert (db["HOST"], db["PORT"], db["OPTIONS"]) == (
+        "db.local",
+        "6543",
+        {"sslmode": "require", "server_side_binding": True, "connect_timeout": 5},
+    )
     with pytest.raises(ImproperlyConfigured):
         database_from_url("mysql://root@localhost/x")
 
