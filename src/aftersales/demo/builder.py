@@ -21,7 +21,7 @@ from django.utils import timezone
 from aftersales.accounts.models import Team
 from aftersales.accounts.services import token_create, user_ensure
 from aftersales.cases.models import Case, CaseEvent
-from aftersales.cases.states import TERMINAL
+from aftersales.cases.states import TERMINAL, CaseStatus
 from aftersales.catalog.models import Category, Part, Product
 from aftersales.catalog.services import ProductData, product_upsert
 from aftersales.channels.models import (
@@ -40,6 +40,7 @@ from aftersales.demo.cases import cases_plan
 from aftersales.demo.orders import orders_build
 from aftersales.demo.replay import case_run
 from aftersales.demo.shop import Demo
+from aftersales.policies.services import case_decide
 
 DEMO_SHOP_CODE = "demo"
 DEMO_SHOP_NAME = "栖木生活旗舰店"
@@ -73,8 +74,17 @@ def demo_load(*, orders: int, cases: int, seed: int, now: datetime | None = None
         for plan in cases_plan(demo, cases):
             case_run(demo, plan)
         demo.clock.at = demo.now
+        _recommendations_record(demo)
         tokens = _tokens_create(demo)
         return _summary(demo, admin_password, tokens)
+
+
+def _recommendations_record(demo: Demo) -> None:
+    """The policy reads every case still waiting for the merchant and records what it would
+    do, so the demo shows explanations; the scripted states are left as they are."""
+    waiting = Case.objects.filter(shop=demo.shop, status=CaseStatus.AWAITING_MERCHANT)
+    for case in waiting.order_by("id"):
+        case_decide(case=case, trigger="demo", now=demo.now, apply=False)
 
 
 # --------------------------------------------------------------------------- shop set-up
