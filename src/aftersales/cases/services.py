@@ -81,7 +81,7 @@ class LineRequest:
     quantity: int
 
 
-def _claimed_quantities(order: Order, *, exclude_case_id: int | None = None) -> dict[int, int]:
+def _claimed_quantities(order: Order) -> dict[int, int]:
     """Units of each order line already claimed by live refund/return cases."""
     rows = (
         CaseLine.objects.filter(
@@ -90,17 +90,15 @@ def _claimed_quantities(order: Order, *, exclude_case_id: int | None = None) -> 
             case__type__in=REFUND_TYPES,
         )
         .exclude(case__status__in=[CaseStatus.REJECTED, CaseStatus.CLOSED])
-        .exclude(case_id=exclude_case_id)
         .values("order_line_id")
         .annotate(claimed=Sum("quantity"))
     )
     return {row["order_line_id"]: row["claimed"] for row in rows}
 
 
-def _validate_lines(case_type: str, order: Order, lines: list[LineRequest]) -> None:
+def _validate_lines(order: Order, lines: list[LineRequest], claimed: dict[int, int]) -> None:
     errors: dict[str, str] = {}
     seen: set[int] = set()
-    claimed = _claimed_quantities(order) if case_type in REFUND_TYPES else {}
     for i, line in enumerate(lines):
         key = f"lines.{i}"
         if line.order_line.order_id != order.pk:
@@ -195,10 +193,10 @@ def case_create(
         raise Invalid("case.invalid", _("The case is not valid."), errors)
 
     line_requests = list(lines or [])
+    claimed = _claimed_quantities(order) if order and case_type in REFUND_TYPES else {}
     if order is not None and not line_requests and case_type in ORDER_TYPES:
         line_requests = [LineRequest(ol, ol.quantity) for ol in order.lines.all()]
         if case_type in REFUND_TYPES:
-            claimed = _claimed_quantities(order)
             line_requests = [
                 LineRequest(r.order_line, r.quantity - claimed.get(r.order_line.pk, 0))
                 for r in line_requests
@@ -211,7 +209,7 @@ def case_create(
                     {"lines": _("Nothing left to claim.")},
                 )
     if order is not None and line_requests:
-        _validate_lines(case_type, order, line_requests)
+        _validate_lines(order, line_requests, claimed)
     elif line_requests:
         raise Invalid("case.invalid", _("Lines need an order."), {"lines": _("No order given.")})
 

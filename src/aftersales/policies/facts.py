@@ -25,12 +25,12 @@ def _hours(later: datetime, earlier: datetime | None) -> float | None:
     return round((later - earlier).total_seconds() / 3600, 2)
 
 
-def units_refunded_before(case: Case) -> dict[int, int]:
+def units_refunded_before(case: Case, lines: list[CaseLine]) -> dict[int, int]:
     """Units of each claimed order line taken by earlier live refund cases."""
     rows = (
         CaseLine.objects.filter(
             shop_id=case.shop_id,
-            order_line_id__in=[cl.order_line_id for cl in case.lines.all()],
+            order_line_id__in=[cl.order_line_id for cl in lines],
             case__type__in=REFUND_TYPES,
             case_id__lt=case.pk,
         )
@@ -41,9 +41,11 @@ def units_refunded_before(case: Case) -> dict[int, int]:
     return {row["order_line_id"]: row["units"] for row in rows}
 
 
-def case_refund_amount(case: Case) -> Decimal:
+def case_refund_amount(case: Case, lines: list[CaseLine] | None = None) -> Decimal:
     """The prorated refund for the case's lines (largest remainder within each line)."""
-    before = units_refunded_before(case) if case.type in REFUND_TYPES else {}
+    if lines is None:
+        lines = list(case.lines.select_related("order_line"))
+    before = units_refunded_before(case, lines) if case.type in REFUND_TYPES else {}
     return m.refund_for_lines(
         [
             m.LineClaim(
@@ -52,15 +54,16 @@ def case_refund_amount(case: Case) -> Decimal:
                 claimed=cl.quantity,
                 already_refunded_units=before.get(cl.order_line_id, 0),
             )
-            for cl in case.lines.all()
+            for cl in lines
         ]
     )
 
 
-def case_facts(case: Case, *, now: datetime) -> dict[str, Any]:
+def case_facts(case: Case, *, now: datetime, lines: list[CaseLine] | None = None) -> dict[str, Any]:
     """Every fact the registry knows, as JSON-friendly values (None when unknown)."""
     order = case.order
-    lines = list(case.lines.select_related("order_line__product__category"))
+    if lines is None:
+        lines = list(case.lines.select_related("order_line__product__category"))
     products = [cl.order_line.product for cl in lines if cl.order_line.product_id]
     categories = [p.category for p in products if p.category_id]
     shipments = list(order.shipments.all()) if order else []
@@ -95,7 +98,7 @@ def case_facts(case: Case, *, now: datetime) -> dict[str, Any]:
             m.in_warranty(signed_at=signed_at, at=now, warranty_months=p.warranty_months)
             for p in products
         ),
-        "refund_amount": str(case_refund_amount(case)) if lines else "0.00",
+        "refund_amount": str(case_refund_amount(case, lines)) if lines else "0.00",
         "return_shipping_cost": str(RETURN_SHIPPING_COST),
         "customer_risk_level": case.customer.risk_level if case.customer_id else None,
         "channel_kind": case.channel.kind if case.channel_id else None,

@@ -136,9 +136,13 @@ def policy_install_default(*, shop: Shop) -> PolicyVersion:
     return policy_publish(actor=None, version=version)
 
 
-def live_version_for(case: Case) -> PolicyVersion | None:
-    """The most specific live policy: channel+category, channel, category, then the shop's."""
-    first_line = case.lines.select_related("order_line__product").first()
+def live_version_for(case: Case, lines: list | None = None) -> PolicyVersion | None:
+    """The most specific live policy: channel+category, channel, category, then the shop's.
+
+    The category is the first claimed line's (its product's)."""
+    if lines is None:
+        lines = list(case.lines.select_related("order_line__product")[:1])
+    first_line = lines[0] if lines else None
     category_id = (
         first_line.order_line.product.category_id
         if first_line and first_line.order_line.product_id
@@ -293,34 +297,22 @@ def case_decide(
     policy: PolicyDoc | None = None,
     apply: bool = True,
 ) -> PolicyDecision:
-    """Decide the case under its live policy (or the default), record why, and act on it."""
+    """Decide the case under its live policy, record why, and act on it.
+
+    The timeline shows the decision before the action it causes; the record and the case's
+    `decision` are written once, after the action, with what was applied.
+    """
     now = now or timezone.now()
+    lines = list(case.lines.select_related("order_line__product__category"))
     version = None
     if policy is None:
-        version = live_version_for(case)
+        version = live_version_for(case, lines)
         # A shop without a live policy decides nothing by itself: every case goes to a person.
         policy = _parsed_version(version.pk) if version else NO_POLICY
-    facts = case_facts(case, now=now)
+    facts = case_facts(case, now=now, lines=lines)
     decision = policy_decide(policy, facts)
     language = case.customer.language if case.customer_id else None
     text = _explanation(decision, language)
-    record = PolicyDecision.objects.create(
-        shop_id=case.shop_id,
-        case=case,
-        version=version,
-        trigger=trigger,
-        rule=decision.rule,
-        action=decision.action,
-        params=decision.params,
-        modifiers=decision.as_dict()["modifiers"],
-        facts=decision.facts,
-        all_facts=facts,
-        explanation=decision.explanation,
-    )
-    summary = {**decision.as_dict(), "trigger": trigger, "explanation_text": text}
-    summary["policy_version"] = version.pk if version else None
-    Case.objects.filter(pk=case.pk).update(decision=summary)
-    case.decision = summary
     event_record(
         case=case,
         kind="decision",
@@ -330,12 +322,30 @@ def case_decide(
         note=text,
         data={"rule": decision.rule, "action": decision.action, "facts": decision.facts},
     )
-    if apply:
-        record.applied = _apply(case, decision, text)
-        record.save(update_fields=["applied"])
-        Case.objects.filter(pk=case.pk).update(decision={**summary, "applied": record.applied})
-        case.decision = {**summary, "applied": record.applied}
-    return record
+    applied = _apply(case, decision, text) if apply else ""
+    summary = {
+        **decision.as_dict(),
+        "trigger": trigger,
+        "explanation_text": text,
+        "policy_version": version.pk if version else None,
+        "applied": applied,
+    }
+    Case.objects.filter(pk=case.pk).update(decision=summary)
+    case.decision = summary
+    return PolicyDecision.objects.create(
+        shop_id=case.shop_id,
+        case=case,
+        version=version,
+        trigger=trigger,
+        rule=decision.rule,
+        action=decision.action,
+        params=decision.params,
+        modifiers=summary["modifiers"],
+        facts=decision.facts,
+        all_facts=facts,
+        explanation=decision.explanation,
+        applied=applied,
+    )
 
 
 def policy_version_get(*, shop_ids: list[int], version_id: int) -> PolicyVersion:
