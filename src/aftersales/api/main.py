@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from aftersales.api import cases, orders
+from aftersales.api import cases, orders, policies
 from aftersales.api.auth import BearerToken
 from aftersales.api.errors import install_error_handlers
 
@@ -22,3 +22,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("", orders.router)
 api.add_router("", cases.router)
+api.add_router("", policies.router)
