@@ -27,7 +27,7 @@ from aftersales.channels.models import Channel, Shop
 from aftersales.channels.services import require_shop_perm
 from aftersales.core.errors import Forbidden, Invalid
 from aftersales.policies.models import Policy, PolicyVersion
-from aftersales.policies.portable import CONTENT_TYPES, document_check, document_dump
+from aftersales.policies.portable import CONTENT_TYPES, document_dump
 from aftersales.policies.services import policy_publish, policy_save, policy_version_get
 from aftersales.policies.whatif import MAX_DAYS, whatif_run
 
@@ -215,7 +215,6 @@ def policy_add(request: HttpRequest, payload: PolicyIn):
     shop = _shop_for(request.auth, payload.shop_id)
     require_shop_perm(request.auth, ADD, shop.pk, "shop.not_found")
     channel, category = _scope(shop, payload.channel_id, payload.category_id)
-    document_check(payload.document)
     version = policy_save(
         actor=request.auth,
         shop=shop,
@@ -248,7 +247,6 @@ def policy_whatif(request: HttpRequest, payload: WhatIfIn):
     # What-if is the editor's tool, and it reads every recent case: writers only.
     require_shop_perm(request.auth, ADD, shop.pk, "shop.not_found")
     channel, category = _scope(shop, payload.channel_id, payload.category_id)
-    document_check(payload.document)
     return whatif_run(
         shop=shop,
         document=payload.document,

@@ -8,7 +8,6 @@ keys, .nan); such values are refused with their path rather than stored half-und
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,13 @@ from django.utils.translation import gettext as _
 from aftersales.core.errors import Invalid
 from aftersales.policies.document import LANGUAGES
 from aftersales.policies.document import Policy as PolicyDoc
+from aftersales.policies.limits import MAX_DEPTH, document_check
 from aftersales.policies.services import document_validate
 
 JSON, YAML = "json", "yaml"
 FORMATS = (JSON, YAML)
 CONTENT_TYPES = {JSON: "application/json", YAML: "application/yaml"}
 _SUFFIXES = {".json": JSON, ".yaml": YAML, ".yml": YAML}
-# Far above any real policy (the DESIGN §5 default has 474 values, 8 levels deep);
-# also stops an aliased YAML bomb from being walked for ever.
-MAX_NODES = 5_000
-MAX_DEPTH = 32
 
 
 def format_for(path: str | Path) -> str:
@@ -89,52 +85,6 @@ def document_dump(document: Any, *, format: str = YAML) -> str:
     if format == YAML:
         return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
     raise Invalid("policy.format", _("Export as json or yaml."), {"format": _("Unknown format.")})
-
-
-def _unreadable(path: str, problem: str) -> Invalid:
-    return Invalid(
-        "policy.unreadable", _("The file holds something a policy cannot."), {path: problem}
-    )
-
-
-def document_check(document: Any) -> None:
-    """Refuse what JSON cannot hold, and documents too big or too deep to be a policy.
-
-    Walked without recursion, so no nesting can overflow the stack; every refusal names its
-    path. The API runs this before validating, since the legal-floor check decides thousands
-    of cases against the document and a huge one would hold a request for minutes.
-    """
-    nodes = 0
-    pending: list[tuple[Any, str, int]] = [(document, "", 1)]
-    while pending:
-        value, path, depth = pending.pop()
-        where = path or "(document)"
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise Invalid(
-                "policy.too_large",
-                _("The policy is too large."),
-                {"(document)": _("More than %(max)s values.") % {"max": f"{MAX_NODES:,}"}},
-            )
-        if depth > MAX_DEPTH:
-            raise Invalid(
-                "policy.too_large",
-                _("The policy is nested too deeply."),
-                {where: _("Deeper than %(max)s levels.") % {"max": MAX_DEPTH}},
-            )
-        if isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                if not isinstance(key, str):
-                    raise _unreadable(child, _("Keys must be text."))
-                pending.append((item, child, depth + 1))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                pending.append((item, f"{path}.{i}" if path else str(i), depth + 1))
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise _unreadable(where, _("Not a finite number."))
-        elif value is not None and not isinstance(value, (str, int, float, bool)):
-            raise _unreadable(where, _("Not text, a number, true/false or null."))
 
 
 def document_load(text: str, *, format: str = YAML) -> Any:

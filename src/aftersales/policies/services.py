@@ -33,6 +33,7 @@ from aftersales.policies.document import PolicyInvalid, policy_parse
 from aftersales.policies.engine import Decision, policy_decide
 from aftersales.policies.facts import case_facts
 from aftersales.policies.floor import legal_floor_violation
+from aftersales.policies.limits import document_check
 from aftersales.policies.models import Policy, PolicyDecision, PolicyVersion, VersionStatus
 
 
@@ -66,7 +67,9 @@ NO_POLICY = policy_parse(
 
 
 def document_validate(document: Any) -> PolicyDoc:
-    """Parse and check the legal floor; field errors are keyed by their path in the document."""
+    """Check the size, parse, and check the legal floor; field errors are keyed by their path
+    in the document. Every way in (API, admin, import) comes through here."""
+    document_check(document)
     try:
         parsed = policy_parse(document)
     except PolicyInvalid as exc:

@@ -88,6 +88,11 @@ def test_openapi_lists_every_endpoint_and_the_error_shape(db):
         "/api/v1/cases/{case_id}/evidence": {"post"},
         "/api/v1/cases/{case_id}/evidence/{evidence_id}": {"get"},
         **{f"/api/v1/cases/{{case_id}}/actions/{a}": {"post"} for a in actions},
+        "/api/v1/policies": {"get", "post"},
+        "/api/v1/policies/versions/{version_id}": {"get"},
+        "/api/v1/policies/versions/{version_id}/export": {"get"},
+        "/api/v1/policies/versions/{version_id}/publish": {"post"},
+        "/api/v1/policies/whatif": {"post"},
     }
     assert {path: set(ops) for path, ops in schema["paths"].items()} == expected
     assert schema["components"]["schemas"]["ErrorBody"]["required"] == [

@@ -125,3 +125,17 @@ def test_refusing_outside_the_window_or_excluded_goods_is_allowed(db):
         (1, "retired"),
         (2, "live"),
     ]
+
+
+def test_every_way_in_refuses_a_document_nested_too_deeply():
+    # The admin form, the API and import all validate through document_validate.
+    when: dict = {"fact": "reason", "op": "eq", "value": "other"}
+    for _ in range(40):
+        when = {"not": when}
+    doc = {
+        "name": "deep",
+        "rules": [{"key": "a", "when": when, "then": [{"action": "auto_reject"}]}],
+    }
+    with pytest.raises(Invalid) as exc:
+        document_validate(doc)
+    assert exc.value.code == "policy.too_large"
