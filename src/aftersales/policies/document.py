@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from aftersales.policies.registry import ACTIONS, FACTS, OPERATORS, TEXT_LIST
 
 LANGUAGES = ("zh-hans", "en", "vi")
@@ -62,37 +64,41 @@ class Policy:
 
 def _condition(raw: Any, path: str, errors: dict[str, str]) -> Condition:
     if not isinstance(raw, dict):
-        errors[path] = "must be an object"
+        errors[path] = _("must be an object")
         return Condition()
     groups = [g for g in ("all", "any", "not") if g in raw]
     if groups:
         if len(groups) > 1 or len(raw) != 1:
-            errors[path] = "a group has exactly one of all / any / not"
+            errors[path] = _("a group has exactly one of all / any / not")
             return Condition()
         group = groups[0]
         inner = raw[group]
         if group == "not":
             return Condition(group="not", children=(_condition(inner, f"{path}.not", errors),))
         if not isinstance(inner, list) or not inner:
-            errors[f"{path}.{group}"] = "must be a non-empty list"
+            errors[f"{path}.{group}"] = _("must be a non-empty list")
             return Condition()
         children = tuple(_condition(c, f"{path}.{group}.{i}", errors) for i, c in enumerate(inner))
         return Condition(group=group, children=children)
 
     unknown = set(raw) - {"fact", "op", "value"}
     if unknown:
-        errors[path] = f"unknown keys: {', '.join(sorted(unknown))}"
+        errors[path] = _("unknown keys: %(keys)s") % {"keys": ", ".join(sorted(unknown))}
     fact, op, value = raw.get("fact"), raw.get("op"), raw.get("value")
     spec = FACTS.get(fact) if isinstance(fact, str) else None
     if spec is None:
-        errors[f"{path}.fact"] = f"unknown fact {fact!r}"
+        errors[f"{path}.fact"] = _("unknown fact %(fact)r") % {"fact": fact}
         return Condition()
     operator = OPERATORS.get(op) if isinstance(op, str) else None
     if operator is None:
-        errors[f"{path}.op"] = f"unknown operator {op!r}"
+        errors[f"{path}.op"] = _("unknown operator %(op)r") % {"op": op}
         return Condition()
     if spec.kind not in operator.kinds:
-        errors[f"{path}.op"] = f"{op} does not apply to {fact} ({spec.kind})"
+        errors[f"{path}.op"] = _("%(op)s does not apply to %(fact)s (%(kind)s)") % {
+            "op": op,
+            "fact": fact,
+            "kind": spec.kind,
+        }
         return Condition()
     problem = operator.check(value)
     if problem:
@@ -102,38 +108,45 @@ def _condition(raw: Any, path: str, errors: dict[str, str]) -> Condition:
         values = value if isinstance(value, list) else [value]
         bad = [v for v in values if v not in spec.choices]
         if bad and spec.kind != TEXT_LIST or bad and op in ("contains_all", "lacks_any"):
-            errors[f"{path}.value"] = f"{bad[0]!r} is not one of {', '.join(spec.choices)}"
+            errors[f"{path}.value"] = _("%(bad)r is not one of %(choices)s") % {
+                "bad": bad[0],
+                "choices": ", ".join(spec.choices),
+            }
             return Condition()
     return Condition(fact=fact, op=op, value=value)
 
 
 def _action(raw: Any, path: str, errors: dict[str, str]) -> Action:
     if not isinstance(raw, dict) or not isinstance(raw.get("action"), str):
-        errors[path] = "must be an object with an action"
+        errors[path] = _("must be an object with an action")
         return Action(name="")
     name = raw["action"]
     spec = ACTIONS.get(name)
     if spec is None:
-        errors[f"{path}.action"] = f"unknown action {name!r}"
+        errors[f"{path}.action"] = _("unknown action %(name)r") % {"name": name}
         return Action(name="")
     params = {k: v for k, v in raw.items() if k != "action"}
     for key in set(params) - set(spec.params):
-        errors[f"{path}.{key}"] = f"{name} takes no {key}"
+        errors[f"{path}.{key}"] = _("%(action)s takes no %(key)s") % {"action": name, "key": key}
     for key in spec.required:
         if key not in params:
-            errors[f"{path}.{key}"] = "required"
+            errors[f"{path}.{key}"] = _("required")
     for key, value in params.items():
         if key not in spec.params:
             continue
         kind, choices = spec.params[key]
         if kind == "bool" and not isinstance(value, bool):
-            errors[f"{path}.{key}"] = "must be true or false"
+            errors[f"{path}.{key}"] = _("must be true or false")
         elif kind == "text" and choices and value not in choices:
-            errors[f"{path}.{key}"] = f"must be one of {', '.join(choices)}"
+            errors[f"{path}.{key}"] = _("must be one of %(choices)s") % {
+                "choices": ", ".join(choices)
+            }
         elif kind == TEXT_LIST and (
             not isinstance(value, list) or not value or any(v not in choices for v in value)
         ):
-            errors[f"{path}.{key}"] = f"must be a list of {', '.join(choices)}"
+            errors[f"{path}.{key}"] = _("must be a list of %(choices)s") % {
+                "choices": ", ".join(choices)
+            }
     return Action(name=name, params=params)
 
 
@@ -141,26 +154,26 @@ def policy_parse(raw: Any) -> Policy:
     """Validate a policy document; raise PolicyInvalid with every error found, by path."""
     errors: dict[str, str] = {}
     if not isinstance(raw, dict):
-        raise PolicyInvalid({"": "a policy is an object with name and rules"})
+        raise PolicyInvalid({"": _("a policy is an object with name and rules")})
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        errors["name"] = "required"
+        errors["name"] = _("required")
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
-        errors["rules"] = "must be a non-empty list"
+        errors["rules"] = _("must be a non-empty list")
         raise PolicyInvalid(errors)
     rules: list[Rule] = []
     keys: set[str] = set()
     for i, rule_raw in enumerate(rules_raw):
         path = f"rules.{i}"
         if not isinstance(rule_raw, dict):
-            errors[path] = "must be an object"
+            errors[path] = _("must be an object")
             continue
         key = rule_raw.get("key")
         if not isinstance(key, str) or not _KEY.match(key):
-            errors[f"{path}.key"] = "lower-case letters, digits and _ (start with a letter)"
+            errors[f"{path}.key"] = _("lower-case letters, digits and _ (start with a letter)")
         elif key in keys:
-            errors[f"{path}.key"] = f"duplicate key {key}"
+            errors[f"{path}.key"] = _("duplicate key %(key)s") % {"key": key}
         keys.add(key if isinstance(key, str) else "")
         # A rule without "when" always matches: the policy's catch-all at the end.
         when = (
@@ -170,17 +183,19 @@ def policy_parse(raw: Any) -> Policy:
         )
         then_raw = rule_raw.get("then")
         if not isinstance(then_raw, list) or not then_raw:
-            errors[f"{path}.then"] = "must be a non-empty list of actions"
+            errors[f"{path}.then"] = _("must be a non-empty list of actions")
             then_raw = []
         then = tuple(_action(a, f"{path}.then.{j}", errors) for j, a in enumerate(then_raw))
         decisive = [a for a in then if a.name and ACTIONS[a.name].role == "decides"]
         if len(decisive) > 1:
-            errors[f"{path}.then"] = "at most one deciding action per rule"
+            errors[f"{path}.then"] = _("at most one deciding action per rule")
         explain = rule_raw.get("explain", {})
         if not isinstance(explain, dict) or any(
             lang not in LANGUAGES or not isinstance(text, str) for lang, text in explain.items()
         ):
-            errors[f"{path}.explain"] = f"an object of {', '.join(LANGUAGES)} → text"
+            errors[f"{path}.explain"] = _("an object of %(languages)s → text") % {
+                "languages": ", ".join(LANGUAGES)
+            }
             explain = {}
         rules.append(
             Rule(

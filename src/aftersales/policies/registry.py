@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 # ----------------------------------------------------------------------------- facts
 
 BOOL, NUMBER, TEXT, TEXT_LIST = "bool", "number", "text", "text_list"
@@ -117,24 +119,24 @@ def _check_number(value: Any) -> str | None:
     try:
         _num(value)
     except (InvalidOperation, ValueError):
-        return "must be a number"
+        return _("must be a number")
     return None
 
 
 def _check_pair(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) != 2 or any(_check_number(v) for v in value):
-        return "must be [low, high] numbers"
+        return _("must be [low, high] numbers")
     return None
 
 
 def _check_list(value: Any) -> str | None:
     if not isinstance(value, list) or not value:
-        return "must be a non-empty list"
+        return _("must be a non-empty list")
     return None
 
 
 def _none(value: Any) -> str | None:
-    return None if value is None else "takes no value"
+    return None if value is None else _("takes no value")
 
 
 @dataclass(frozen=True)
