@@ -217,6 +217,10 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["shop", "-id"], name="case_shop_id_idx"),
             models.Index(fields=["shop", "status", "-id"], name="case_shop_status_idx"),
+            # The workbench's commonest pair; without it deep pages walk the primary key.
+            models.Index(
+                fields=["shop", "status", "type", "-id"], name="case_shop_status_type_idx"
+            ),
             models.Index(fields=["shop", "type", "-id"], name="case_shop_type_idx"),
             models.Index(fields=["shop", "priority", "-id"], name="case_shop_priority_idx"),
             models.Index(fields=["shop", "reason", "-id"], name="case_shop_reason_idx"),
