@@ -14,6 +14,26 @@ from aftersales.channels.models import Channel, Customer, Order, OrderLine, Ship
 
 ERROR_KEYS = {"code", "message", "fields"}
 
+# Every case action the API offers, written out (not derived from the code under test).
+ACTIONS = [
+    "approve",
+    "reject",
+    "request_info",
+    "provide_info",
+    "record_return",
+    "receive",
+    "refund",
+    "process",
+    "ship",
+    "complete",
+    "escalate",
+    "appeal",
+    "cancel",
+    "close",
+    "comment",
+    "assign",
+]
+
 
 def assert_error(resp, status: int, code: str, fields) -> dict[str, Any]:
     """The response is the one error shape with this status and code.

@@ -19,26 +19,15 @@ from aftersales.cases.evidence import evidence_add
 from aftersales.cases.models import Case, CaseEvent, Evidence
 from aftersales.cases.services import case_approve, case_close, case_reject
 from aftersales.tests import factories as f
-from aftersales.tests.contract import TINY_JPEG, assert_error, db_state, tiny_png, upload
+from aftersales.tests.contract import (
+    ACTIONS,
+    TINY_JPEG,
+    assert_error,
+    db_state,
+    tiny_png,
+    upload,
+)
 
-ACTIONS = [
-    "approve",
-    "reject",
-    "request_info",
-    "provide_info",
-    "record_return",
-    "receive",
-    "refund",
-    "process",
-    "ship",
-    "complete",
-    "escalate",
-    "appeal",
-    "cancel",
-    "close",
-    "comment",
-    "assign",
-]
 # A return case may also be refunded at once (keep the item) from awaiting_merchant.
 FRESH_ALLOWED = "reject,request_info,escalate,assign,comment,cancel,close,approve,refund"
 HUGE = 10**23  # beyond any 64-bit id
