@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "aftersales.catalog",
     "aftersales.cases",
     "aftersales.policies",
+    "aftersales.sla",
     "aftersales.demo",
 ]
 
