@@ -9,7 +9,6 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from aftersales.accounts.models import Team
-from aftersales.api.orders import _shop_for
 from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.cases import services
 from aftersales.cases.models import (
@@ -33,6 +32,7 @@ from aftersales.channels.selectors import (
     channel_get_for_actor,
     order_find_for_actor,
     order_get_for_actor,
+    shop_get_for_actor,
 )
 from aftersales.core.errors import Invalid, NotFound
 from aftersales.policies.triggers import case_evidence_received, case_file
@@ -256,7 +256,7 @@ def case_add(request: HttpRequest, payload: CaseIn):
                 {"external_id" if payload.channel_id else "channel_id": _("Required.")},
             )
         order = order_find_for_actor(actor, payload.channel_id, payload.external_id)
-    shop = _shop_for(actor, payload.shop_id) if payload.shop_id is not None else None
+    shop = shop_get_for_actor(actor, payload.shop_id) if payload.shop_id is not None else None
     partner: Channel | None = None
     if payload.partner_id is not None:
         try:

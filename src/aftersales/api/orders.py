@@ -6,20 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from aftersales.accounts.selectors import shop_ids_for
 from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.catalog.models import Product
 from aftersales.catalog.services import ProductData, product_upsert
-from aftersales.channels.models import Channel, ChannelKind, Language, Order, Shop
+from aftersales.channels.models import Channel, ChannelKind, Language, Order
 from aftersales.channels.selectors import (
     channel_get_for_actor,
     channels_visible,
     order_find_for_actor,
     order_get_for_actor,
     orders_list,
+    shop_get_for_actor,
 )
 from aftersales.channels.services import (
     CustomerData,
@@ -28,17 +27,9 @@ from aftersales.channels.services import (
     ShipmentData,
     channel_create,
 )
-from aftersales.core.errors import NotFound
 from aftersales.policies import triggers
 
 router = Router()
-
-
-def _shop_for(actor, shop_id: int) -> Shop:
-    shop = Shop.objects.filter(pk=shop_id, pk__in=shop_ids_for(actor)).first()
-    if shop is None:
-        raise NotFound("shop.not_found", _("No such shop."), {"shop_id": str(shop_id)})
-    return shop
 
 
 # ----------------------------------------------------------------------------- channels
@@ -67,7 +58,7 @@ def channel_list(request: HttpRequest):
 
 @router.post("/channels", response={201: ChannelOut, **ERRORS}, tags=["channels"])
 def channel_add(request: HttpRequest, payload: ChannelIn):
-    shop = _shop_for(request.auth, payload.shop_id)
+    shop = shop_get_for_actor(request.auth, payload.shop_id)
     channel = channel_create(
         actor=request.auth, shop=shop, kind=payload.kind, code=payload.code, name=payload.name
     )
@@ -104,7 +95,7 @@ class ProductOut(Schema):
 
 @router.get("/products", response={200: list[ProductOut], **ERRORS}, tags=["products"])
 def product_list(request: HttpRequest, shop_id: int, sku: str | None = None):
-    shop = _shop_for(request.auth, shop_id)
+    shop = shop_get_for_actor(request.auth, shop_id)
     qs = Product.objects.filter(shop=shop).select_related("category").order_by("sku")
     if sku:
         qs = qs.filter(sku__startswith=sku)
@@ -113,7 +104,7 @@ def product_list(request: HttpRequest, shop_id: int, sku: str | None = None):
 
 @router.post("/products", response={200: ProductOut, 201: ProductOut, **ERRORS}, tags=["products"])
 def product_put(request: HttpRequest, payload: ProductIn):
-    shop = _shop_for(request.auth, payload.shop_id)
+    shop = shop_get_for_actor(request.auth, payload.shop_id)
     product, created = product_upsert(
         actor=request.auth,
         shop=shop,

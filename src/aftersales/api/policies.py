@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from aftersales.accounts.selectors import shop_ids_for
-from aftersales.api.orders import _shop_for
 from aftersales.api.schemas import ERRORS, Id, In
 from aftersales.catalog.models import Category
 from aftersales.channels.models import Channel, Shop
+from aftersales.channels.selectors import shop_get_for_actor
 from aftersales.channels.services import require_shop_perm
 from aftersales.core.errors import Forbidden, Invalid
 from aftersales.policies.models import Policy, PolicyVersion
@@ -212,7 +212,7 @@ class PolicyIn(In):
 @router.post("/policies", response={201: VersionOut, **ERRORS})
 def policy_add(request: HttpRequest, payload: PolicyIn):
     """Save the document as a new draft version of the shop's policy for that scope."""
-    shop = _shop_for(request.auth, payload.shop_id)
+    shop = shop_get_for_actor(request.auth, payload.shop_id)
     require_shop_perm(request.auth, ADD, shop.pk, "shop.not_found")
     channel, category = _scope(shop, payload.channel_id, payload.category_id)
     version = policy_save(
@@ -243,7 +243,7 @@ class WhatIfIn(In):
 @router.post("/policies/whatif", response={200: WhatIfOut, **ERRORS})
 def policy_whatif(request: HttpRequest, payload: WhatIfIn):
     """Replay the cases filed in the last `days` days under the draft and the live policy."""
-    shop = _shop_for(request.auth, payload.shop_id)
+    shop = shop_get_for_actor(request.auth, payload.shop_id)
     # What-if is the editor's tool, and it reads every recent case: writers only.
     require_shop_perm(request.auth, ADD, shop.pk, "shop.not_found")
     channel, category = _scope(shop, payload.channel_id, payload.category_id)

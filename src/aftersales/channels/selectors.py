@@ -7,8 +7,16 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.selectors import shop_ids_for
-from aftersales.channels.models import Channel, Order
+from aftersales.channels.models import Channel, Order, Shop
 from aftersales.core.errors import NotFound
+
+
+def shop_get_for_actor(actor: AbstractBaseUser, shop_id: int) -> Shop:
+    """A shop the actor belongs to, else 404 (as if it did not exist)."""
+    shop = Shop.objects.filter(pk=shop_id, pk__in=shop_ids_for(actor)).first()
+    if shop is None:
+        raise NotFound("shop.not_found", _("No such shop."), {"shop_id": str(shop_id)})
+    return shop
 
 
 def channels_visible(actor: AbstractBaseUser) -> QuerySet[Channel]:
