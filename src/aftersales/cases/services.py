@@ -7,7 +7,7 @@ worker all call these functions; nothing else sets `Case.status`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -57,6 +57,10 @@ from aftersales.core.money import ZERO, money
 # A customer may dispute a rejection for this long (DESIGN §5 clocks; issue 4 makes it
 # configurable per channel).
 APPEAL_WINDOW = timedelta(days=7)
+
+# Called with the case inside the transaction after it is filed and after every transition
+# (the sla app keeps its timers in step). Empty unless an app registers one in ready().
+TRANSITION_HOOKS: list[Callable[[Case], None]] = []
 
 
 # --------------------------------------------------------------------------- access
@@ -251,6 +255,8 @@ def case_create(
         ]
     )
     event_case_created(case=case, actor=actor, lines=lines)
+    for hook in TRANSITION_HOOKS:
+        hook(case)
     return case
 
 
@@ -325,6 +331,8 @@ def _step(
             note=note,
             data=step.data,
         )
+        for hook in TRANSITION_HOOKS:
+            hook(locked)
     case.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
 
 

@@ -110,3 +110,54 @@ class Holiday(models.Model):
             raise ValidationError({"spans": _("A day closed all day has no open hours.")})
         if self.kind != HolidayKind.CLOSED and not spans:
             raise ValidationError({"spans": _("Give the hours open that day.")})
+
+
+class TimerKind(models.TextChoices):
+    """The marketplace clocks of DESIGN §5, each acting before the platform does."""
+
+    MERCHANT_ANSWER = "merchant_answer", _("Merchant answers a new case")
+    CUSTOMER_SHIP_RETURN = "customer_ship_return", _("Customer ships the return")
+    MERCHANT_CONFIRM_RECEIPT = "merchant_confirm_receipt", _("Merchant confirms receipt")
+
+
+class TimerState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    FIRED = "fired", _("Fired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Timer(models.Model):
+    """One deadline of one case: a row the sweeper fires at most once when `due_at` passes."""
+
+    shop = models.ForeignKey("channels.Shop", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="timers")
+    kind = models.CharField(_("kind"), max_length=32, choices=TimerKind.choices)
+    due_at = models.DateTimeField(_("due at"))
+    state = models.CharField(
+        _("state"), max_length=12, choices=TimerState.choices, default=TimerState.PENDING
+    )
+    fired_at = models.DateTimeField(_("fired at"), null=True, blank=True)
+    # Why it fired or was cancelled; the case's timeline carries the same words.
+    reason = models.TextField(_("reason"), blank=True)
+    # Set from the clock the caller passes (tests and `aftersales tick --now` move it).
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("timer")
+        verbose_name_plural = _("timers")
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The sweeper: pending timers in due order.
+            models.Index(fields=["state", "due_at"], name="timer_state_due_idx"),
+            models.Index(fields=["shop", "case"], name="timer_shop_case_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "case", "kind"],
+                condition=Q(state="pending"),
+                name="timer_one_pending_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
