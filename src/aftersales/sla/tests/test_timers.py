@@ -290,7 +290,6 @@ def test_a_refused_action_cancels_the_timer_with_the_reason_and_changes_nothing(
     first = f.case(order, case_type="refund_only")
     case_approve(case=first, actor=None)  # the whole order is refunded already
     second = _in_transit(f.order(order.channel), "return_refund")
-    second.order = first.order
     Case.objects.filter(pk=second.pk).update(order=first.order)
     timer = _timer(second, TimerKind.MERCHANT_CONFIRM_RECEIPT)
     events = _events(second)
@@ -323,7 +322,7 @@ def test_tick_runs_every_timer_due_by_now(order):
 
 
 @pytest.mark.django_db
-def test_tick_reads_a_naive_time_in_the_project_time_zone(order, settings):
+def test_tick_reads_a_naive_time_in_the_project_time_zone(order):
     case = f.case(order, case_type="refund_only")
     timer = _timer(case, TimerKind.MERCHANT_ANSWER)
     local = timezone.localtime(timer.due_at, timezone.get_default_timezone())
