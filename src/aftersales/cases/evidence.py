@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.cases.events import event_evidence_added
 from aftersales.cases.models import Case, Evidence, EvidenceKind
-from aftersales.cases.services import _require
+from aftersales.cases.transitions import _require
 from aftersales.core.errors import Invalid
 
 # ISO-BMFF brands (MP4, MOV, HEIC photos from phones) share the "ftyp" box at offset 4.

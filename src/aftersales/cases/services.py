@@ -7,12 +7,9 @@ worker all call these functions; nothing else sets `Case.status`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -21,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import Membership, Team
-from aftersales.accounts.roles import APPROVAL_LIMITS, ESCALATION_LADDER, ROLE_LABELS
-from aftersales.accounts.selectors import approval_limit, shop_ids_for
-from aftersales.cases.events import event_case_created, event_record
+from aftersales.accounts.roles import ESCALATION_LADDER
+from aftersales.cases.approvals import _approve_pending, _clear_approval, _decide_refund
+from aftersales.cases.events import event_case_created
 from aftersales.cases.models import (
     Case,
     CaseLine,
@@ -42,38 +39,22 @@ from aftersales.cases.states import (
     ORDER_TYPES,
     PENDING,
     REFUND_TYPES,
-    RESUME,
-    SAME,
-    TERMINAL,
     CaseStatus,
     CaseType,
-    allowed_actions,
-    target_status,
+)
+from aftersales.cases.transitions import (
+    TRANSITION_HOOKS,
+    _require,
+    _required_text,
+    _step,
 )
 from aftersales.channels.models import Channel, ChannelKind, Order, OrderLine, Shop
-from aftersales.core.errors import Conflict, Forbidden, Invalid, NotFound
+from aftersales.core.errors import Conflict, Invalid
 from aftersales.core.money import ZERO, money
 
 # A customer may dispute a rejection for this long (DESIGN §5 clocks; issue 4 makes it
 # configurable per channel).
 APPEAL_WINDOW = timedelta(days=7)
-
-# Called with the case inside the transaction after it is filed and after every transition
-# (the sla app keeps its timers in step). Empty unless an app registers one in ready().
-TRANSITION_HOOKS: list[Callable[[Case], None]] = []
-
-
-# --------------------------------------------------------------------------- access
-
-
-def _require(actor: AbstractBaseUser | None, perm: str, shop_id: int) -> None:
-    """Refuse an actor who may not see the shop (404) or may not take the action (403)."""
-    if actor is None:  # the system itself: timers, policy
-        return
-    if shop_id not in shop_ids_for(actor):
-        raise NotFound("case.not_found", _("No such case."))
-    if not actor.has_perm(perm):
-        raise Forbidden("permission.denied", _("You may not do this."), {"permission": perm})
 
 
 # --------------------------------------------------------------------------- create
@@ -258,203 +239,6 @@ def case_create(
     for hook in TRANSITION_HOOKS:
         hook(case)
     return case
-
-
-# --------------------------------------------------------------------------- transitions
-
-
-@dataclass
-class Step:
-    """One transition in progress: the locked case, where it goes, what changed."""
-
-    case: Case
-    before: str
-    to: str
-    changed: set[str] = field(default_factory=set)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def set(self, **values: Any) -> None:
-        for name, value in values.items():
-            setattr(self.case, name, value)
-            self.changed.add(name)
-
-
-def _invalid_transition(case: Case, action: str) -> Conflict:
-    return Conflict(
-        "case.invalid_transition",
-        _("A %(type)s case in status %(status)s cannot take the action %(action)s.")
-        % {
-            "type": CaseType(case.type).label,
-            "status": CaseStatus(case.status).label,
-            "action": action,
-        },
-        {
-            "action": action,
-            "status": case.status,
-            "allowed": ",".join(allowed_actions(case.type, case.status)),
-        },
-    )
-
-
-@contextmanager
-def _step(
-    case: Case, actor: AbstractBaseUser | None, action: str, *, note: str = ""
-) -> Iterator[Step]:
-    """Lock the case, re-check the move, let the caller change it, then save and log it."""
-    _require(actor, f"cases.act_{action}", case.shop_id)
-    with transaction.atomic():
-        # select_for_update serialises writers on PostgreSQL; on SQLite the IMMEDIATE
-        # transaction holds the write lock, and the conditional update below re-checks.
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        target = target_status(locked.type, action, locked.status)
-        if target is None:
-            raise _invalid_transition(locked, action)
-        step = Step(case=locked, before=locked.status, to=target)
-        yield step
-        if step.to == SAME:
-            step.to = step.before
-        if step.to in (RESUME, PENDING):  # a body that forgot to resolve it is a bug
-            raise RuntimeError(f"{action} left its target unresolved")
-        step.set(status=step.to, updated_at=timezone.now())
-        if step.to in TERMINAL and step.before not in TERMINAL:
-            step.set(closed_at=timezone.now())
-        values = {name: getattr(locked, name) for name in step.changed}
-        updated = Case.objects.filter(pk=locked.pk, status=step.before).update(**values)
-        if updated != 1:
-            raise Conflict("case.concurrent_update", _("The case changed meanwhile; reload it."))
-        event_record(
-            case=locked,
-            kind=action,
-            actor=actor,
-            from_status=step.before,
-            to_status=step.to,
-            note=note,
-            data=step.data,
-        )
-        for hook in TRANSITION_HOOKS:
-            hook(locked)
-    case.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
-
-
-def _required_text(value: str, name: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise Invalid(
-            "case.field_required",
-            _("%(name)s is required.") % {"name": name},
-            {name: _("Required.")},
-        )
-    return value
-
-
-# --------------------------------------------------------------------------- refunds
-
-
-def _refund_default(case: Case) -> Decimal:
-    """The claimed units' share of what was paid, prorated by the policy money module."""
-    from aftersales.policies.facts import case_refund_amount  # policies builds on cases
-
-    return case_refund_amount(case)
-
-
-def _refund_cap(case: Case) -> Decimal:
-    """What the order still has to give back: paid minus what other cases already took."""
-    if case.order_id is None:
-        return ZERO
-    taken = (
-        Case.objects.filter(
-            shop_id=case.shop_id, order_id=case.order_id, refund_amount__isnull=False
-        )
-        .exclude(pk=case.pk)
-        .exclude(status__in=[CaseStatus.REJECTED, CaseStatus.CLOSED])
-        .aggregate(total=Sum("refund_amount"))["total"]
-        or ZERO
-    )
-    return money(case.order.total_paid - taken)
-
-
-def _role_for_amount(amount: Decimal) -> str:
-    """The lowest role on the ladder that may move this amount on its own."""
-    for role in ESCALATION_LADDER:
-        limit = APPROVAL_LIMITS.get(role)
-        if limit is None or amount <= limit:
-            return role
-    return ESCALATION_LADDER[-1]
-
-
-def _decide_refund(
-    step: Step,
-    actor: AbstractBaseUser | None,
-    action: str,
-    amount: Decimal | None,
-    method: str,
-    approval_role: str = "",
-) -> None:
-    """Record the refund, or — above the actor's limit or when the policy asks for it — hand
-    it to a higher role (awaiting_approval)."""
-    case = step.case
-    if method not in RefundMethod.values:
-        raise Invalid("case.invalid", _("Unknown refund method."), {"refund_method": method})
-    amount = _refund_default(case) if amount is None else money(amount)
-    cap = _refund_cap(case)
-    if amount <= ZERO:
-        raise Invalid(
-            "refund.amount_invalid", _("The refund must be above zero."), {"amount": str(amount)}
-        )
-    if amount > cap:
-        raise Invalid(
-            "refund.amount_exceeds_paid",
-            _("At most %(cap)s can still be refunded on this order.") % {"cap": cap},
-            {"amount": _("At most %(cap)s.") % {"cap": cap}},
-        )
-    step.data.update({"amount": str(amount), "refund_method": method})
-    limit = approval_limit(actor) if actor is not None else None
-    if approval_role or (limit is not None and amount > limit):
-        role = approval_role or _role_for_amount(amount)
-        step.to = CaseStatus.AWAITING_APPROVAL
-        step.set(
-            pending_action={
-                "action": action,
-                "from": step.before,
-                "amount": str(amount),
-                "refund_method": method,
-            },
-            approval_role=role,
-            requested_by=actor,
-        )
-        step.data["approval_needed_from"] = role
-        return
-    step.set(refund_amount=amount, refund_method=method)
-
-
-def _clear_approval(step: Step) -> None:
-    step.set(pending_action=None, approval_role="", requested_by=None)
-
-
-def _approve_pending(step: Step, actor: AbstractBaseUser | None) -> None:
-    """A sufficient role approves what a lower one asked for; nobody approves their own."""
-    case = step.case
-    pending = case.pending_action or {}
-    amount = Decimal(pending["amount"]) if "amount" in pending else None
-    if actor is not None:
-        if case.requested_by_id == actor.pk:
-            raise Forbidden("approval.own_request", _("Nobody approves their own request."))
-        limit = approval_limit(actor)
-        if amount is not None and limit is not None and amount > limit:
-            raise Forbidden(
-                "approval.limit_exceeded",
-                _("This needs approval from a %(role)s.")
-                % {"role": ROLE_LABELS.get(case.approval_role, case.approval_role)},
-                {"approval_role": case.approval_role},
-            )
-    target = target_status(case.type, pending.get("action", ""), pending.get("from", ""))
-    if target is None:  # the table changed since the request; refuse rather than guess
-        raise _invalid_transition(case, pending.get("action", ""))
-    step.to = target
-    if amount is not None:
-        step.set(refund_amount=amount, refund_method=pending["refund_method"])
-    _clear_approval(step)
-    step.data.update({"approved": pending})
 
 
 # --------------------------------------------------------------------------- actions

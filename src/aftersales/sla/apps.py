@@ -8,7 +8,7 @@ class SlaConfig(AppConfig):
     verbose_name = _("Service hours and SLAs")
 
     def ready(self) -> None:
-        from aftersales.cases.services import TRANSITION_HOOKS
+        from aftersales.cases.transitions import TRANSITION_HOOKS
         from aftersales.sla.hooks import case_transitioned
 
         if case_transitioned not in TRANSITION_HOOKS:
