@@ -13,6 +13,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+# The vocabularies are the models' own enums, so a new reason or channel kind is usable in
+# policies at once.
+from aftersales.cases.models import EvidenceKind, Priority, Reason, RefundMethod
+from aftersales.cases.states import CaseType
+from aftersales.channels.models import ChannelKind, OrderStatus, RiskLevel
+
 # ----------------------------------------------------------------------------- facts
 
 BOOL, NUMBER, TEXT, TEXT_LIST = "bool", "number", "text", "text_list"
@@ -26,46 +32,12 @@ class FactSpec:
 
 
 FACTS: dict[str, FactSpec] = {
-    "type": FactSpec(
-        TEXT,
-        "case type",
-        (
-            "refund_only",
-            "return_refund",
-            "exchange",
-            "repair",
-            "reissue",
-            "complaint",
-            "partner_dispute",
-        ),
-    ),
-    "reason": FactSpec(
-        TEXT,
-        "reason the customer gave",
-        (
-            "no_reason",
-            "quality_defect",
-            "damaged_in_transit",
-            "wrong_item",
-            "missing_item",
-            "not_as_described",
-            "lost_in_transit",
-            "not_delivered",
-            "late_shipment",
-            "funds_not_received",
-            "unexpected_charge",
-            "usage_question",
-            "policy_question",
-            "service_attitude",
-            "other",
-        ),
-    ),
+    "type": FactSpec(TEXT, "case type", tuple(CaseType.values)),
+    "reason": FactSpec(TEXT, "reason the customer gave", tuple(Reason.values)),
     "quality_reason": FactSpec(
         BOOL, "the reason is the merchant's fault (defect, wrong, damaged…)"
     ),
-    "order_status": FactSpec(
-        TEXT, "order state", ("pending_payment", "paid", "shipped", "signed", "cancelled")
-    ),
+    "order_status": FactSpec(TEXT, "order state", tuple(OrderStatus.values)),
     "hours_since_payment": FactSpec(NUMBER, "hours from payment to the case"),
     "hours_since_shipment": FactSpec(NUMBER, "hours from shipment to the case"),
     "days_since_signature": FactSpec(NUMBER, "days from signature to the case"),
@@ -78,29 +50,9 @@ FACTS: dict[str, FactSpec] = {
     "in_warranty": FactSpec(BOOL, "every claimed product is within its warranty"),
     "refund_amount": FactSpec(NUMBER, "what the claimed lines paid (prorated)"),
     "return_shipping_cost": FactSpec(NUMBER, "estimated cost of shipping the goods back"),
-    "customer_risk_level": FactSpec(TEXT, "customer risk", ("low", "medium", "high", "blocked")),
-    "channel_kind": FactSpec(
-        TEXT,
-        "channel kind",
-        (
-            "taobao",
-            "tmall",
-            "jd",
-            "pdd",
-            "wechat",
-            "douyin",
-            "weidian",
-            "web",
-            "store",
-            "partner",
-            "other",
-        ),
-    ),
-    "evidence_kinds": FactSpec(
-        TEXT_LIST,
-        "kinds of evidence attached",
-        ("photo", "outer_package", "damaged_part", "video", "document"),
-    ),
+    "customer_risk_level": FactSpec(TEXT, "customer risk", tuple(RiskLevel.values)),
+    "channel_kind": FactSpec(TEXT, "channel kind", tuple(ChannelKind.values)),
+    "evidence_kinds": FactSpec(TEXT_LIST, "kinds of evidence attached", tuple(EvidenceKind.values)),
     "shipping_insurance": FactSpec(BOOL, "the order carries return-shipping insurance"),
     "warehouse_disproves": FactSpec(BOOL, "warehouse or courier weight records disprove the claim"),
     "return_scanned": FactSpec(BOOL, "the return parcel has its first courier scan"),
@@ -194,7 +146,7 @@ ACTIONS: dict[str, ActionSpec] = {
         DECIDES,
         {
             "refund_shipping": (BOOL, ()),
-            "refund_method": (TEXT, ("original", "store_credit")),
+            "refund_method": (TEXT, tuple(RefundMethod.values)),
             "return_shipping_paid_by": (TEXT, ("customer", "merchant", "insurance")),
             "keep_item": (BOOL, ()),
             "outcome": (TEXT, ("refunded", "exchanged", "repaired", "reissued")),
@@ -206,13 +158,13 @@ ACTIONS: dict[str, ActionSpec] = {
     ),
     "require_evidence": ActionSpec(
         DECIDES,
-        {"kinds": (TEXT_LIST, ("photo", "outer_package", "damaged_part", "video", "document"))},
+        {"kinds": (TEXT_LIST, tuple(EvidenceKind.values))},
         ("kinds",),
     ),
     "quote_repair": ActionSpec(DECIDES, {}),
     "intercept": ActionSpec(DECIDES, {}),
     "require_approval": ActionSpec(MODIFIES, {"role": (TEXT, ("team_lead", "manager"))}, ("role",)),
     "set_priority": ActionSpec(
-        MODIFIES, {"priority": (TEXT, ("urgent", "high", "normal", "low"))}, ("priority",)
+        MODIFIES, {"priority": (TEXT, tuple(p.name.lower() for p in Priority))}, ("priority",)
     ),
 }

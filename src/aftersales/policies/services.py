@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.cases import services as case_services
 from aftersales.cases.events import event_record
-from aftersales.cases.models import Case
+from aftersales.cases.models import Case, Priority
 from aftersales.cases.states import CaseStatus, CaseType
 from aftersales.catalog.models import Category, Part
 from aftersales.channels.models import Channel, Shop
@@ -183,8 +183,9 @@ def _approval_role(decision: Decision) -> str:
     return params["role"] if params else ""
 
 
-def _refund_for(case: Case, decision: Decision) -> Decimal:
-    amount = Decimal(decision.facts.get("refund_amount") or case_refund_amount_of(case))
+def _refund_for(case: Case, decision: Decision, facts: dict[str, Any]) -> Decimal:
+    # Every fact was gathered for the decision; the deciding rule may not have read this one.
+    amount = Decimal(facts["refund_amount"])
     if decision.params.get("refund_shipping") and case.order_id:
         order = case.order
         claimed_all = sum(cl.quantity for cl in case.lines.all()) == sum(
@@ -198,12 +199,6 @@ def _refund_for(case: Case, decision: Decision) -> Decimal:
     return money(amount)
 
 
-def case_refund_amount_of(case: Case) -> Decimal:
-    from aftersales.policies.facts import case_refund_amount
-
-    return case_refund_amount(case)
-
-
 def _repair_quote(case: Case, in_warranty: bool) -> Decimal:
     product_ids = [cl.order_line.product_id for cl in case.lines.select_related("order_line")]
     prices = list(
@@ -214,17 +209,13 @@ def _repair_quote(case: Case, in_warranty: bool) -> Decimal:
     return m.repair_quote(in_warranty=in_warranty, part_prices=prices)
 
 
-_PRIORITIES = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
-
-
-def _apply(case: Case, decision: Decision, text: str) -> str:
+def _apply(case: Case, decision: Decision, facts: dict[str, Any], text: str) -> str:
     """Carry out the decision where the case stands; return what was done."""
-    priority = decision.modifier("set_priority")
-    if priority and _PRIORITIES[priority["priority"]] != case.priority:
-        Case.objects.filter(pk=case.pk).update(
-            priority=_PRIORITIES[priority["priority"]], priority_reason="policy"
-        )
-        case.priority, case.priority_reason = _PRIORITIES[priority["priority"]], "policy"
+    params = decision.modifier("set_priority")
+    priority = Priority[params["priority"].upper()] if params else None
+    if priority is not None and priority != case.priority:
+        Case.objects.filter(pk=case.pk).update(priority=priority, priority_reason="policy")
+        case.priority, case.priority_reason = priority, "policy"
     action, status = decision.action, case.status
     if status == CaseStatus.AWAITING_MERCHANT:
         if action == "auto_approve":
@@ -234,7 +225,7 @@ def _apply(case: Case, decision: Decision, text: str) -> str:
                 case_services.case_refund(
                     case=case,
                     actor=None,
-                    amount=_refund_for(case, decision),
+                    amount=_refund_for(case, decision, facts),
                     refund_method=method,
                     note=text,
                     approval_role=role,
@@ -245,7 +236,7 @@ def _apply(case: Case, decision: Decision, text: str) -> str:
                 case=case,
                 actor=None,
                 note=text,
-                amount=_refund_for(case, decision) if refund else None,
+                amount=_refund_for(case, decision, facts) if refund else None,
                 refund_method=method,
                 approval_role=role if refund else "",
             )
@@ -257,7 +248,7 @@ def _apply(case: Case, decision: Decision, text: str) -> str:
             case_services.case_request_info(case=case, actor=None, question=text)
             return "request_info"
         if action == "quote_repair":
-            quote = _repair_quote(case, bool(decision.facts.get("in_warranty")))
+            quote = _repair_quote(case, bool(facts.get("in_warranty")))
             case_services.case_request_info(
                 case=case, actor=None, question=text, quote_amount=quote
             )
@@ -270,20 +261,20 @@ def _apply(case: Case, decision: Decision, text: str) -> str:
         # What we waited for has arrived: resume, then decide where the case now stands.
         case_services.case_provide_info(case=case, actor=None, answer=text)
         return (
-            _apply(case, decision, text)
+            _apply(case, decision, facts, text)
             if case.status == CaseStatus.AWAITING_MERCHANT
             else ("resume")
         )
     if (
         status == CaseStatus.RETURN_IN_TRANSIT
         and action == "auto_approve"
-        and decision.facts.get("return_scanned")
+        and facts.get("return_scanned")
         and case.type == CaseType.RETURN_REFUND
     ):
         case_services.case_refund(
             case=case,
             actor=None,
-            amount=_refund_for(case, decision),
+            amount=_refund_for(case, decision, facts),
             note=text,
             approval_role=_approval_role(decision),
         )
@@ -325,7 +316,7 @@ def case_decide(
         note=text,
         data={"rule": decision.rule, "action": decision.action, "facts": decision.facts},
     )
-    applied = _apply(case, decision, text) if apply else ""
+    applied = _apply(case, decision, facts, text) if apply else ""
     summary = {
         **decision.as_dict(),
         "trigger": trigger,
