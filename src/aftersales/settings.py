@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "aftersales.core",
     "aftersales.accounts",
     "aftersales.channels",
@@ -39,6 +41,7 @@ INSTALLED_APPS = [
     "aftersales.cases",
     "aftersales.policies",
     "aftersales.sla",
+    "aftersales.notify",
     "aftersales.demo",
 ]
 
@@ -132,6 +135,29 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EVIDENCE_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGIN_URL = "/admin/login/"
+
+# Background work (DESIGN §6): Django's Tasks API through the django-tasks backport. The
+# database backend by default (SQLite and PostgreSQL alike); RQ on Redis when REDIS_URL is set.
+# `aftersales worker` runs the backend's worker plus the sweeps of timers and the outbox.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# How often the worker sweeps due timers and due outbox rows (seconds).
+WORKER_SWEEP_SECONDS = float(env_str("AFTERSALES_WORKER_SWEEP_SECONDS", "1"))
+
+# Outgoing email (notifications): SMTP; host and port from the environment.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("AFTERSALES_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("AFTERSALES_SMTP_PORT", 25)
+EMAIL_HOST_USER = env_str("AFTERSALES_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_str("AFTERSALES_SMTP_PASSWORD")
+EMAIL_USE_TLS = env_bool("AFTERSALES_SMTP_TLS", default=False)
+EMAIL_TIMEOUT = env_int("AFTERSALES_SMTP_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("AFTERSALES_FROM_EMAIL", "aftersales@localhost")
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

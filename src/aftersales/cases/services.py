@@ -235,9 +235,9 @@ def case_create(
             for r in line_requests
         ]
     )
-    event_case_created(case=case, actor=actor, lines=lines)
+    event = event_case_created(case=case, actor=actor, lines=lines)
     for hook in TRANSITION_HOOKS:
-        hook(case)
+        hook(case, event)
     return case
 
 

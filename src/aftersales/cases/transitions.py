@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.accounts.selectors import shop_ids_for
 from aftersales.cases.events import event_record
-from aftersales.cases.models import Case
+from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.states import (
     PENDING,
     RESUME,
@@ -28,9 +28,10 @@ from aftersales.cases.states import (
 )
 from aftersales.core.errors import Conflict, Forbidden, Invalid, NotFound
 
-# Called with the case inside the transaction after it is filed and after every transition
-# (the sla app keeps its timers in step). Empty unless an app registers one in ready().
-TRANSITION_HOOKS: list[Callable[[Case], None]] = []
+# Called with the case and its new timeline event inside the transaction, after it is filed
+# and after every transition (the sla app keeps its timers in step, assignment routes it,
+# notify writes the outbox). Empty unless an app registers one in its ready().
+TRANSITION_HOOKS: list[Callable[[Case, CaseEvent], None]] = []
 
 
 # --------------------------------------------------------------------------- access
@@ -108,7 +109,7 @@ def _step(
         updated = Case.objects.filter(pk=locked.pk, status=step.before).update(**values)
         if updated != 1:
             raise Conflict("case.concurrent_update", _("The case changed meanwhile; reload it."))
-        event_record(
+        event = event_record(
             case=locked,
             kind=action,
             actor=actor,
@@ -118,7 +119,7 @@ def _step(
             data=step.data,
         )
         for hook in TRANSITION_HOOKS:
-            hook(locked)
+            hook(locked, event)
     case.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
 
 

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 
 from django.utils import timezone
 
-from aftersales.cases.models import Case
+from aftersales.cases.models import Case, CaseEvent
 
 _clock: ContextVar[dt.datetime | None] = ContextVar("sla_clock", default=None)
 
@@ -33,7 +33,7 @@ def clock_at(now: dt.datetime) -> Iterator[None]:
         _clock.reset(token)
 
 
-def case_transitioned(case: Case) -> None:
+def case_transitioned(case: Case, event: CaseEvent) -> None:
     """Registered in cases.services.TRANSITION_HOOKS: runs inside the transition's transaction."""
     from aftersales.sla.timer_services import timers_sync
 
