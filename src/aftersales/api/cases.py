@@ -36,6 +36,7 @@ from aftersales.channels.selectors import (
 )
 from aftersales.core.errors import Invalid, NotFound
 from aftersales.policies.triggers import case_evidence_received, case_file
+from aftersales.sla.selectors import case_clocks
 
 router = Router(tags=["cases"])
 
@@ -120,6 +121,17 @@ class CaseSummaryOut(Schema):
         return case.assignee.get_username() if case.assignee_id else None
 
 
+class ClockOut(Schema):
+    kind: str
+    label: str
+    subject: str
+    state: str
+    due_at: datetime | None
+    business: bool
+    seconds_left: int
+    overdue: bool
+
+
 class CaseDetailOut(CaseSummaryOut):
     lines: list[CaseLineOut]
     customer_words: str
@@ -143,9 +155,10 @@ class CaseDetailOut(CaseSummaryOut):
     rejected_at: datetime | None
     closed_at: datetime | None
     allowed_actions: list[str]
-    # The latest policy decision: rule, action, facts read, explanation (the clocks come later).
+    # The latest policy decision: rule, action, facts read, explanation.
     decision: dict | None
-    sla: dict | None = None
+    # Every running clock: marketplace deadlines, SLA targets, warnings, escalation.
+    clocks: list[ClockOut]
     evidence: list[EvidenceOut]
     timeline: list[EventOut]
 
@@ -176,6 +189,10 @@ class CaseDetailOut(CaseSummaryOut):
     @staticmethod
     def resolve_timeline(case: Case):
         return list(case_timeline(case))
+
+    @staticmethod
+    def resolve_clocks(case: Case):
+        return case_clocks(case)
 
 
 class CasePage(Schema):

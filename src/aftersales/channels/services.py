@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -206,6 +207,11 @@ def order_upsert(
             return _order_write(channel, data, products, paid)
 
 
+# Called with the order inside its transaction after every upsert (the sla app keeps the
+# shipping clock in step). Empty unless an app registers one in its ready().
+ORDER_HOOKS: list[Callable[[Order], None]] = []
+
+
 def _order_write(
     channel: Channel, data: OrderData, products: dict[str, Product], paid: dict[str, Decimal]
 ) -> tuple[Order, bool]:
@@ -284,4 +290,6 @@ def _order_write(
             current.shipped_at = shipment.shipped_at
             current.last_movement_at = shipment.last_movement_at
             current.save(update_fields=["shipped_at", "last_movement_at"])
+    for hook in ORDER_HOOKS:
+        hook(order)
     return order, created

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from django.utils import timezone
 
 from aftersales.cases.models import Case, CaseEvent
+from aftersales.channels.models import Order
 
 _clock: ContextVar[dt.datetime | None] = ContextVar("sla_clock", default=None)
 
@@ -37,4 +38,11 @@ def case_transitioned(case: Case, event: CaseEvent) -> None:
     """Registered in cases.services.TRANSITION_HOOKS: runs inside the transition's transaction."""
     from aftersales.sla.timer_services import timers_sync
 
-    timers_sync(case=case, now=clock_now())
+    timers_sync(case=case, event=event, now=clock_now())
+
+
+def order_changed(order: Order) -> None:
+    """Registered in channels.services.ORDER_HOOKS: runs inside the order's transaction."""
+    from aftersales.sla.timer_services import order_timers_sync
+
+    order_timers_sync(order=order, now=clock_now())

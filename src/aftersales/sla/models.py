@@ -113,31 +113,59 @@ class Holiday(models.Model):
 
 
 class TimerKind(models.TextChoices):
-    """The marketplace clocks of DESIGN §5, each acting before the platform does."""
+    """Every deadline the system keeps: the marketplace clocks of DESIGN §5 (acting before the
+    platform does), the SLA targets, warnings before their breach, and internal escalation."""
 
     MERCHANT_ANSWER = "merchant_answer", _("Merchant answers a new case")
     CUSTOMER_SHIP_RETURN = "customer_ship_return", _("Customer ships the return")
     MERCHANT_CONFIRM_RECEIPT = "merchant_confirm_receipt", _("Merchant confirms receipt")
+    MERCHANT_REFUND = "merchant_refund", _("Merchant refunds a received return")
+    CUSTOMER_DISPUTE = "customer_dispute", _("Customer may dispute a rejection")
+    MERCHANT_SHIP = "merchant_ship", _("Merchant ships a paid order")
+    ESCALATION = "escalation", _("Internal escalation")
+    FIRST_RESPONSE = "first_response", _("First response")
+    NEXT_RESPONSE = "next_response", _("Next response")
+    RESOLUTION = "resolution", _("Resolution")
+    WARNING = "warning", _("Warning before breach")
 
 
 class TimerState(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", _("Running")
+    PAUSED = "paused", _("Paused while waiting on the customer")
     FIRED = "fired", _("Fired")
+    MET = "met", _("Met in time")
     CANCELLED = "cancelled", _("Cancelled")
 
 
+RUNNING_STATES = (TimerState.PENDING, TimerState.PAUSED)
+
+
 class Timer(models.Model):
-    """One deadline of one case: a row the sweeper fires at most once when `due_at` passes."""
+    """One deadline of a case (or, for the shipping clock, of an order): a row the sweeper
+    fires at most once when `due_at` passes. Business-time timers pause while the case waits
+    on the customer, keeping the business time they had left."""
 
     shop = models.ForeignKey("channels.Shop", on_delete=models.PROTECT, related_name="+")
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="timers")
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="timers", null=True, blank=True
+    )
+    order = models.ForeignKey(
+        "channels.Order", on_delete=models.CASCADE, related_name="timers", null=True, blank=True
+    )
     kind = models.CharField(_("kind"), max_length=32, choices=TimerKind.choices)
+    # What a warning warns of (the target's kind), or the rung an escalation reaches.
+    subject = models.CharField(_("subject"), max_length=32, blank=True, default="")
     due_at = models.DateTimeField(_("due at"))
     state = models.CharField(
         _("state"), max_length=12, choices=TimerState.choices, default=TimerState.PENDING
     )
+    # Counted in the shop's business hours (SLA targets) rather than calendar time.
+    business = models.BooleanField(_("business time"), default=False)
+    budget_seconds = models.PositiveIntegerField(_("target (seconds)"), null=True, blank=True)
+    # Business seconds left when paused; the due time is recomputed from it on resume.
+    remaining_seconds = models.PositiveIntegerField(_("time left"), null=True, blank=True)
     fired_at = models.DateTimeField(_("fired at"), null=True, blank=True)
-    # Why it fired or was cancelled; the case's timeline carries the same words.
+    # Why it fired, was met or was cancelled; the case's timeline carries the same words.
     reason = models.TextField(_("reason"), blank=True)
     # Set from the clock the caller passes (tests and `aftersales tick --now` move it).
     created_at = models.DateTimeField(_("created at"))
@@ -150,14 +178,109 @@ class Timer(models.Model):
             # The sweeper: pending timers in due order.
             models.Index(fields=["state", "due_at"], name="timer_state_due_idx"),
             models.Index(fields=["shop", "case"], name="timer_shop_case_idx"),
+            models.Index(fields=["shop", "order"], name="timer_shop_order_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["shop", "case", "kind"],
-                condition=Q(state="pending"),
-                name="timer_one_pending_per_kind",
+                fields=["shop", "case", "kind", "subject"],
+                condition=Q(state__in=["pending", "paused"], case__isnull=False),
+                name="timer_one_running_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "order", "kind", "subject"],
+                condition=Q(state__in=["pending", "paused"], order__isnull=False),
+                name="timer_one_running_per_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(case__isnull=False, order__isnull=True)
+                | Q(case__isnull=True, order__isnull=False),
+                name="timer_case_or_order",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
+
+
+class SlaTarget(models.Model):
+    """A shop's response and resolution targets in business minutes, for a case type and/or a
+    priority (blank: any). The most specific row wins; without one the defaults apply."""
+
+    shop = models.ForeignKey("channels.Shop", on_delete=models.CASCADE, related_name="+")
+    case_type = models.CharField(_("case type"), max_length=20, blank=True)
+    # 0: any priority.
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, blank=True)
+    first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
+    next_response_minutes = models.PositiveIntegerField(_("next response (business minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
+    warn_percent = models.PositiveSmallIntegerField(_("warn at (% of the target)"), default=80)
+
+    class Meta:
+        verbose_name = _("SLA target")
+        verbose_name_plural = _("SLA targets")
+        ordering = ["shop_id", "case_type", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "case_type", "priority"], name="slatarget_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(warn_percent__gte=1, warn_percent__lte=99), name="slatarget_warn_pct"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type or '*'} / P{self.priority or '*'}"
+
+
+class ClockSetting(models.Model):
+    """A shop's own length for one marketplace clock, for one channel or (channel blank)
+    every channel of the shop. Without one the channel kind's default applies (DESIGN §5)."""
+
+    shop = models.ForeignKey("channels.Shop", on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(
+        "channels.Channel", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("clock"), max_length=32, choices=TimerKind.choices)
+    hours = models.PositiveIntegerField(_("hours"))
+
+    class Meta:
+        verbose_name = _("marketplace clock")
+        verbose_name_plural = _("marketplace clocks")
+        ordering = ["shop_id", "channel_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "channel", "kind"],
+                condition=Q(channel__isnull=False),
+                name="clocksetting_channel_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "kind"],
+                condition=Q(channel__isnull=True),
+                name="clocksetting_shop_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.hours} h"
+
+
+class LateShipment(models.Model):
+    """A paid order not shipped within the channel's deadline: the compensation it owes the
+    customer (DESIGN §5: e.g. a ¥3 coupon), recorded when the clock runs out."""
+
+    shop = models.ForeignKey("channels.Shop", on_delete=models.PROTECT, related_name="+")
+    order = models.OneToOneField(
+        "channels.Order", on_delete=models.CASCADE, related_name="late_shipment"
+    )
+    due_at = models.DateTimeField(_("ship by"))
+    detected_at = models.DateTimeField(_("detected at"))
+    compensation = models.DecimalField(_("compensation"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("late shipment")
+        verbose_name_plural = _("late shipments")
+        ordering = ["shop_id", "-detected_at"]
+        indexes = [models.Index(fields=["shop", "detected_at"], name="lateship_shop_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} late since {self.due_at:%Y-%m-%d %H:%M}"

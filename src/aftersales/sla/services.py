@@ -132,5 +132,9 @@ def calendar_load(record: BusinessCalendar) -> Calendar:
 
 def calendar_for_shop(shop: Shop) -> Calendar:
     """The shop's default calendar, or DESIGN's 09:00–24:00 Asia/Shanghai when it has none."""
-    record = BusinessCalendar.objects.filter(shop=shop, is_default=True).first()
+    return calendar_for_shop_id(shop.pk)
+
+
+def calendar_for_shop_id(shop_id: int) -> Calendar:
+    record = BusinessCalendar.objects.filter(shop_id=shop_id, is_default=True).first()
     return DEFAULT_CALENDAR if record is None else calendar_load(record)

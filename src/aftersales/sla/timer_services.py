@@ -1,207 +1,249 @@
-"""The marketplace clocks of a case as timer rows: start and stop them, and fire the due ones.
+"""Keep a case's (or an order's) timers in step with it: start the clocks its status and its
+latest event call for, stop the ones that no longer apply, pause business clocks while the
+case waits on the customer and resume them after.
 
-A case has at most one running clock, the one its status calls for (DESIGN §5, plain
-calendar time). When it runs out the sweeper acts first, through the same case services
-people use, with actor=None (the system) and the reason as the timeline note.
+Runs inside the transition's transaction (a TRANSITION_HOOK), with `now` from the caller's
+clock, so a timer never outlives the change that started it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
 
-from django.db import connection, transaction
 from django.utils import timezone
 
-from aftersales.cases.models import Case, Disposition, Grade, Outcome
-from aftersales.cases.services import (
-    LineInspection,
-    case_approve,
-    case_close,
-    case_receive,
-    case_refund,
+from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.states import TERMINAL, CaseStatus
+from aftersales.channels.models import Order, OrderStatus
+from aftersales.sla.calendar import Calendar, CalendarClosed, business_add, business_elapsed
+from aftersales.sla.clocks import (
+    ACT_AHEAD,
+    CASE_CLOCKS,
+    CLOCK_BY_KIND,
+    clock_for,
+    clock_length,
 )
-from aftersales.cases.states import ORDER_TYPES, RETURN_TYPES, CaseStatus, CaseType
-from aftersales.core.errors import DomainError
-from aftersales.sla.hooks import clock_at
-from aftersales.sla.models import Timer, TimerKind, TimerState
+from aftersales.sla.models import RUNNING_STATES, Timer, TimerKind, TimerState
+from aftersales.sla.services import calendar_for_shop_id
+from aftersales.sla.targets import CUSTOMER_MESSAGES, CUSTOMER_WAIT, is_response, targets_for
+
+MARKET_KINDS = frozenset(clock.kind for clock in CASE_CLOCKS)
+TARGET_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE, TimerKind.RESOLUTION)
+RUNGS = 2  # escalation rungs above the agent: team lead, manager
+MERCHANT_ANSWER_DEFAULT = CLOCK_BY_KIND[TimerKind.MERCHANT_ANSWER].default
+
+Key = tuple[str, str]  # (kind, subject)
 
 
-@dataclass(frozen=True)
-class Clock:
-    status: str
-    types: frozenset[str]
-    delay: dt.timedelta
-    missed: str  # what did not happen in time, for the reason text
+class _Sync:
+    """One pass over a case's running timers; the calendar is loaded only if needed."""
 
+    def __init__(self, case: Case, now: dt.datetime) -> None:
+        self.case = case
+        self.now = now
+        self.running: dict[Key, Timer] = {
+            (t.kind, t.subject): t
+            for t in Timer.objects.filter(shop_id=case.shop_id, case=case, state__in=RUNNING_STATES)
+        }
+        self._calendar: Calendar | None = None
 
-CLOCKS: dict[str, Clock] = {
-    # The platform auto-agrees after 48 h; we approve first so our policy's terms apply.
-    TimerKind.MERCHANT_ANSWER: Clock(
-        CaseStatus.AWAITING_MERCHANT,
-        ORDER_TYPES,
-        dt.timedelta(hours=48),
-        "The merchant did not answer",
-    ),
-    TimerKind.CUSTOMER_SHIP_RETURN: Clock(
-        CaseStatus.AWAITING_RETURN,
-        RETURN_TYPES,
-        dt.timedelta(days=7),
-        "The customer did not ship the return",
-    ),
-    TimerKind.MERCHANT_CONFIRM_RECEIPT: Clock(
-        CaseStatus.RETURN_IN_TRANSIT,
-        RETURN_TYPES,
-        dt.timedelta(days=10),
-        "Receipt of the return was not confirmed",
-    ),
-}
+    @property
+    def calendar(self) -> Calendar:
+        if self._calendar is None:
+            self._calendar = calendar_for_shop_id(self.case.shop_id)
+        return self._calendar
 
+    def business_due(self, length: dt.timedelta) -> dt.datetime:
+        try:
+            return business_add(self.calendar, self.now, length)
+        except CalendarClosed:  # a calendar with no open hours: count calendar time
+            return self.now + length
 
-def _delay_text(delay: dt.timedelta) -> str:
-    hours = int(delay.total_seconds() // 3600)
-    return f"{hours} h" if hours < 72 else f"{delay.days} days"
-
-
-def clock_for(case: Case) -> str | None:
-    """The kind of clock the case's status starts, or None."""
-    for kind, clock in CLOCKS.items():
-        if case.status == clock.status and case.type in clock.types:
-            return kind
-    return None
-
-
-def timers_sync(*, case: Case, now: dt.datetime | None = None) -> Timer | None:
-    """After a case is filed or changes status: stop the clocks that no longer apply and start
-    the one that does, due from `now`. Idempotent: a clock already running keeps its due time."""
-    now = now or timezone.now()
-    wanted = clock_for(case)
-    pending = list(Timer.objects.filter(shop_id=case.shop_id, case=case, state=TimerState.PENDING))
-    stale = [t.pk for t in pending if t.kind != wanted]
-    if stale:
-        Timer.objects.filter(pk__in=stale, state=TimerState.PENDING).update(
-            state=TimerState.CANCELLED,
-            reason=f"The case moved to {case.status} before the deadline.",
+    def start(
+        self,
+        kind: str,
+        due_at: dt.datetime,
+        *,
+        subject: str = "",
+        business: bool = False,
+        budget: dt.timedelta | None = None,
+        created_at: dt.datetime | None = None,
+    ) -> Timer:
+        timer = Timer.objects.create(
+            shop_id=self.case.shop_id,
+            case=self.case,
+            kind=kind,
+            subject=subject,
+            due_at=due_at,
+            business=business,
+            budget_seconds=int(budget.total_seconds()) if budget is not None else None,
+            created_at=created_at or self.now,
         )
-    if wanted is None:
+        self.running[(kind, subject)] = timer
+        return timer
+
+    def stop(self, key: Key, state: str, reason: str) -> None:
+        timer = self.running.pop(key, None)
+        if timer is None:
+            return
+        Timer.objects.filter(pk=timer.pk, state__in=RUNNING_STATES).update(
+            state=state,
+            reason=reason,
+            fired_at=self.now if state == TimerState.MET else None,
+        )
+        if timer.kind in TARGET_KINDS:  # its warning goes with it
+            self.stop((TimerKind.WARNING, timer.kind), TimerState.CANCELLED, reason)
+
+
+# --------------------------------------------------------------------------- marketplace
+
+
+def _market(sync: _Sync) -> Timer | None:
+    case = sync.case
+    clock = clock_for(case)
+    wanted = clock.kind if clock else None
+    for key in [k for k in sync.running if k[0] in MARKET_KINDS and k[0] != wanted]:
+        sync.stop(key, TimerState.CANCELLED, f"The case moved to {case.status} first.")
+    if clock is None:
         return None
-    running = next((t for t in pending if t.kind == wanted), None)
+    running = sync.running.get((clock.kind, ""))
     if running is not None:
         return running
+    length = clock_length(
+        shop_id=case.shop_id, channel=case.channel, kind=clock.kind, order=case.order
+    )
+    act_in = length - ACT_AHEAD if clock.platform_acts and length > ACT_AHEAD else length
+    return sync.start(clock.kind, sync.now + act_in, budget=length)
+
+
+def _escalation(sync: _Sync, market: Timer | None) -> None:
+    """While the merchant has not answered: team lead at 24 h, manager half-way from there to
+    the moment we must act."""
+    case = sync.case
+    rung = case.escalation_level + 1
+    wanted = str(rung) if case.status == CaseStatus.AWAITING_MERCHANT and rung <= RUNGS else None
+    for key in [k for k in sync.running if k[0] == TimerKind.ESCALATION and k[1] != wanted]:
+        sync.stop(key, TimerState.CANCELLED, "Answered or escalated meanwhile.")
+    if wanted is None or (TimerKind.ESCALATION, wanted) in sync.running:
+        return
+    first = clock_length(shop_id=case.shop_id, channel=case.channel, kind=TimerKind.ESCALATION)
+    if market is not None and market.kind == TimerKind.MERCHANT_ANSWER:
+        since, act_at = market.created_at, market.due_at
+    else:  # no marketplace clock (a complaint): the first rung's start, 48 h to act
+        earlier = (
+            Timer.objects.filter(shop_id=case.shop_id, case=case, kind=TimerKind.ESCALATION)
+            .order_by("-id")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        since = earlier if rung > 1 and earlier is not None else sync.now
+        act_at = since + MERCHANT_ANSWER_DEFAULT - ACT_AHEAD
+    due = since + first
+    if rung > 1:
+        due += max(act_at - due, dt.timedelta(0)) / 2
+    sync.start(TimerKind.ESCALATION, max(due, sync.now), subject=wanted, created_at=since)
+
+
+# --------------------------------------------------------------------------- SLA targets
+
+
+def _start_target(sync: _Sync, kind: str) -> None:
+    if (kind, "") in sync.running:
+        return
+    targets = targets_for(sync.case)
+    budget = targets.budget(kind)
+    sync.start(kind, sync.business_due(budget), business=True, budget=budget)
+    warn = budget * targets.warn_percent / 100
+    sync.start(TimerKind.WARNING, sync.business_due(warn), subject=kind, business=True, budget=warn)
+
+
+def _targets(sync: _Sync, event: CaseEvent | None) -> None:
+    case = sync.case
+    if case.status in TERMINAL:
+        who = event.actor_label if event is not None else "system"
+        sync.stop((TimerKind.RESOLUTION, ""), TimerState.MET, f"Resolved ({case.status}).")
+        for kind in (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE):
+            sync.stop((kind, ""), TimerState.MET, f"Answered by {who}.")
+        return
+    if event is None:
+        return
+    if event.kind == "created":
+        _start_target(sync, TimerKind.FIRST_RESPONSE)
+        _start_target(sync, TimerKind.RESOLUTION)
+    elif is_response(event):
+        for kind in (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE):
+            sync.stop((kind, ""), TimerState.MET, f"Answered by {event.actor_label}.")
+    elif event.kind in CUSTOMER_MESSAGES:
+        _start_target(sync, TimerKind.NEXT_RESPONSE)
+        _start_target(sync, TimerKind.RESOLUTION)  # an appeal reopens the case
+
+
+def _pause_or_resume(sync: _Sync) -> None:
+    """Business clocks stop while the case waits on the customer and resume with what they had
+    left when it comes back."""
+    waiting = sync.case.status in CUSTOMER_WAIT
+    for timer in list(sync.running.values()):
+        if not timer.business:
+            continue
+        if waiting and timer.state == TimerState.PENDING and timer.due_at > sync.now:
+            left = business_elapsed(sync.calendar, sync.now, timer.due_at)
+            timer.state, timer.remaining_seconds = TimerState.PAUSED, int(left.total_seconds())
+            Timer.objects.filter(pk=timer.pk).update(
+                state=timer.state, remaining_seconds=timer.remaining_seconds
+            )
+        elif not waiting and timer.state == TimerState.PAUSED:
+            left = dt.timedelta(seconds=timer.remaining_seconds or 0)
+            timer.state, timer.due_at = TimerState.PENDING, sync.business_due(left)
+            timer.remaining_seconds = None
+            Timer.objects.filter(pk=timer.pk).update(
+                state=timer.state, due_at=timer.due_at, remaining_seconds=None
+            )
+
+
+def timers_sync(
+    *, case: Case, event: CaseEvent | None = None, now: dt.datetime | None = None
+) -> Timer | None:
+    """After a case is filed or takes an action: bring its timers in step. Idempotent: a
+    clock already running keeps its due time. Returns the running marketplace clock."""
+    sync = _Sync(case, now or timezone.now())
+    market = _market(sync)
+    _escalation(sync, market)
+    _targets(sync, event)
+    _pause_or_resume(sync)
+    return market
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def order_timers_sync(*, order: Order, now: dt.datetime | None = None) -> Timer | None:
+    """A paid order must ship within the channel's deadline (48 h by default). Start that
+    clock when it is paid, stop it when it ships or is cancelled."""
+    now = now or timezone.now()
+    timers = list(
+        Timer.objects.filter(shop_id=order.shop_id, order=order, kind=TimerKind.MERCHANT_SHIP)
+    )
+    running = next((t for t in timers if t.state in RUNNING_STATES), None)
+    waiting = order.status == OrderStatus.PAID and order.paid_at is not None
+    if not waiting:
+        if running is not None:
+            shipped = order.shipped_at is not None and order.shipped_at <= running.due_at
+            Timer.objects.filter(pk=running.pk, state__in=RUNNING_STATES).update(
+                state=TimerState.MET if shipped else TimerState.CANCELLED,
+                fired_at=now if shipped else None,
+                reason="Shipped in time." if shipped else f"The order is {order.status}.",
+            )
+        return None
+    if running is not None or timers:  # one shipping clock per order, even after it fired
+        return running
+    length = clock_length(
+        shop_id=order.shop_id, channel=order.channel, kind=TimerKind.MERCHANT_SHIP
+    )
     return Timer.objects.create(
-        shop_id=case.shop_id,
-        case=case,
-        kind=wanted,
-        due_at=now + CLOCKS[wanted].delay,
+        shop_id=order.shop_id,
+        order=order,
+        kind=TimerKind.MERCHANT_SHIP,
+        due_at=order.paid_at + length,
+        budget_seconds=int(length.total_seconds()),
         created_at=now,
     )
-
-
-# --------------------------------------------------------------------------- firing
-
-
-def _reason(kind: str) -> str:
-    clock = CLOCKS[kind]
-    waited = f"{clock.missed} within {_delay_text(clock.delay)}"
-    if kind == TimerKind.MERCHANT_ANSWER:
-        return f"{waited}: approved before the platform agrees automatically."
-    if kind == TimerKind.CUSTOMER_SHIP_RETURN:
-        return f"{waited}: closed as expired."
-    return f"{waited}: received automatically."
-
-
-def _act(timer: Timer, case: Case, reason: str) -> str:
-    """Run the clock's action on the locked-in case; returns the reason as recorded."""
-    if timer.kind == TimerKind.MERCHANT_ANSWER:
-        case_approve(case=case, actor=None, note=reason)
-    elif timer.kind == TimerKind.CUSTOMER_SHIP_RETURN:
-        case_close(case=case, actor=None, outcome=Outcome.EXPIRED, note=reason)
-    else:
-        inspections = [
-            LineInspection(pk, Grade.RESELLABLE, Disposition.RESTOCK)
-            for pk in case.lines.values_list("pk", flat=True)
-        ]
-        if case.type == CaseType.RETURN_REFUND:
-            reason = reason.removesuffix(".") + " and refunded."
-            case_receive(case=case, actor=None, inspections=inspections, note=reason)
-            case_refund(case=case, actor=None, note=reason)
-        else:
-            case_receive(case=case, actor=None, inspections=inspections, note=reason)
-    return reason
-
-
-Result = Literal["fired", "cancelled"]
-
-
-def timer_fire(*, timer_id: int, now: dt.datetime) -> Result | None:
-    """Fire one due timer in its own transaction. None: another sweeper has it (or had it)."""
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            claimed = (
-                Timer.objects.select_for_update(skip_locked=True)
-                .filter(pk=timer_id, state=TimerState.PENDING, due_at__lte=now)
-                .first()
-            )
-            if claimed is None:
-                return None
-        # The claim itself (and on SQLite the only guard): 0 rows means someone else took it.
-        taken = Timer.objects.filter(pk=timer_id, state=TimerState.PENDING, due_at__lte=now).update(
-            state=TimerState.FIRED, fired_at=now
-        )
-        if taken != 1:
-            return None
-        timer = Timer.objects.select_related("case").get(pk=timer_id)
-        case = timer.case
-        clock = CLOCKS[timer.kind]
-        if case.status != clock.status:
-            Timer.objects.filter(pk=timer_id).update(
-                state=TimerState.CANCELLED,
-                fired_at=None,
-                reason=f"The case is {case.status}, not {clock.status}: nothing to do.",
-            )
-            return "cancelled"
-        try:
-            with transaction.atomic(), clock_at(now):
-                reason = _act(timer, case, _reason(timer.kind))
-        except DomainError as exc:
-            # The case refused the action (e.g. nothing left to refund): a person must look.
-            Timer.objects.filter(pk=timer_id).update(
-                state=TimerState.CANCELLED,
-                fired_at=None,
-                reason=f"Could not act ({exc.code}): {exc.message}",
-            )
-            return "cancelled"
-        Timer.objects.filter(pk=timer_id).update(reason=reason)
-        return "fired"
-
-
-@dataclass
-class SweepReport:
-    fired: int = 0
-    cancelled: int = 0
-
-
-def timers_sweep_report(*, now: dt.datetime, batch: int = 200) -> SweepReport:
-    """Fire every pending timer due by `now`, `batch` at a time, each in its own transaction."""
-    report = SweepReport()
-    after: tuple[dt.datetime, int] | None = None
-    while True:
-        due = Timer.objects.filter(state=TimerState.PENDING, due_at__lte=now)
-        if after is not None:  # keyset: a timer another sweeper holds is not read again
-            due = due.filter(due_at__gte=after[0]).exclude(due_at=after[0], pk__lte=after[1])
-        page = list(due.order_by("due_at", "pk").values_list("due_at", "pk")[:batch])
-        if not page:
-            return report
-        for _due_at, timer_id in page:
-            result = timer_fire(timer_id=timer_id, now=now)
-            if result == "fired":
-                report.fired += 1
-            elif result == "cancelled":
-                report.cancelled += 1
-        after = page[-1]
-
-
-def timers_sweep(*, now: dt.datetime, batch: int = 200) -> int:
-    """Fire every timer due by `now`; returns how many fired (cancelled ones not counted)."""
-    return timers_sweep_report(now=now, batch=batch).fired

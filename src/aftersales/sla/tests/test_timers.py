@@ -19,7 +19,8 @@ from aftersales.cases.services import (
     case_record_return,
 )
 from aftersales.sla.models import Timer, TimerKind, TimerState
-from aftersales.sla.timer_services import timers_sweep, timers_sweep_report, timers_sync
+from aftersales.sla.firing import timers_sweep, timers_sweep_report
+from aftersales.sla.timer_services import timers_sync
 from aftersales.tests import factories as f
 
 MERCHANT_ANSWER_NOTE = (

@@ -10,7 +10,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from aftersales.sla.timer_services import timers_sweep_report
+from aftersales.sla.firing import timers_sweep_report
 
 
 def moment_parse(text: str) -> dt.datetime:

@@ -1,0 +1,268 @@
+"""Fire due timers: claim a batch, act on each through the same services people use, and
+record why in the case's timeline.
+
+A batch is one transaction: on PostgreSQL its rows are claimed with `FOR UPDATE SKIP LOCKED`
+(so sweepers on many machines share the work); on SQLite the IMMEDIATE transaction holds the
+write lock. Each timer acts inside a savepoint, so one refusal does not undo the others, and a
+worker killed mid-batch leaves every timer of the batch pending: it fires on the next sweep,
+exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from aftersales.accounts.roles import ESCALATION_LADDER
+from aftersales.cases.events import event_record
+from aftersales.cases.models import Case, Disposition, Grade, Outcome
+from aftersales.cases.services import (
+    LineInspection,
+    case_approve,
+    case_close,
+    case_escalate,
+    case_receive,
+    case_refund,
+)
+from aftersales.cases.states import TERMINAL, CaseStatus, CaseType
+from aftersales.core.errors import DomainError
+from aftersales.policies.money import late_shipment_compensation
+from aftersales.sla.clocks import CLOCK_BY_KIND, length_text
+from aftersales.sla.hooks import clock_at
+from aftersales.sla.models import LateShipment, Timer, TimerKind, TimerState
+
+log = logging.getLogger(__name__)
+
+
+class Skip(Exception):
+    """The timer no longer applies (the case moved on): cancel it with this reason."""
+
+
+def _hours(timer: Timer) -> str:
+    return length_text(dt.timedelta(seconds=timer.budget_seconds or 0))
+
+
+def _merchant_answer(timer: Timer, case: Case, now: dt.datetime) -> str:
+    """The platform agrees by itself at the deadline: decide first, by the shop's policy; if
+    the policy leaves it to a person nobody answered, so approve as the platform would."""
+    from aftersales.policies.services import case_decide
+
+    if case.status != CaseStatus.AWAITING_MERCHANT:
+        raise Skip(f"The case is {case.status}: nothing to do.")
+    reason = (
+        f"The merchant did not answer; the platform agrees by itself at {_hours(timer)}: "
+        "decided first by the shop's policy."
+    )
+    event_record(case=case, kind="deadline", actor=None, note=reason, data={"timer": timer.kind})
+    case_decide(case=case, trigger="deadline", now=now)
+    case.refresh_from_db()
+    if case.status == CaseStatus.AWAITING_MERCHANT:
+        reason = (
+            f"The merchant did not answer; the platform agrees by itself at {_hours(timer)}: "
+            "approved first."
+        )
+        case_approve(case=case, actor=None, note=reason)
+    return reason
+
+
+def _ship_return(timer: Timer, case: Case, now: dt.datetime) -> str:
+    reason = f"The customer did not ship the return within {_hours(timer)}: closed as expired."
+    case_close(case=case, actor=None, outcome=Outcome.EXPIRED, note=reason)
+    return reason
+
+
+def _confirm_receipt(timer: Timer, case: Case, now: dt.datetime) -> str:
+    reason = (
+        f"Receipt of the return was not confirmed within {_hours(timer)}: received automatically"
+    )
+    inspections = [
+        LineInspection(pk, Grade.RESELLABLE, Disposition.RESTOCK)
+        for pk in case.lines.values_list("pk", flat=True)
+    ]
+    if case.type == CaseType.RETURN_REFUND:
+        reason += " and refunded."
+        case_receive(case=case, actor=None, inspections=inspections, note=reason)
+        case_refund(case=case, actor=None, note=reason)
+    else:
+        reason += "."
+        case_receive(case=case, actor=None, inspections=inspections, note=reason)
+    return reason
+
+
+def _merchant_refund(timer: Timer, case: Case, now: dt.datetime) -> str:
+    reason = f"The return was received {_hours(timer)} ago without a refund: refunded."
+    case_refund(case=case, actor=None, note=reason)
+    return reason
+
+
+def _dispute_window(timer: Timer, case: Case, now: dt.datetime) -> str:
+    reason = f"The customer did not dispute the rejection within {_hours(timer)}: it is final."
+    event_record(case=case, kind="appeal_window_closed", actor=None, note=reason)
+    return reason
+
+
+def _escalation(timer: Timer, case: Case, now: dt.datetime) -> str:
+    rung = int(timer.subject)
+    if case.status != CaseStatus.AWAITING_MERCHANT or case.escalation_level >= rung:
+        raise Skip("Answered or escalated meanwhile.")
+    waited = length_text(now - timer.created_at)
+    role = ESCALATION_LADDER[rung].replace("_", " ")
+    reason = f"No answer after {waited}: escalated to the {role}."
+    case_escalate(case=case, actor=None, note=reason)
+    return reason
+
+
+def _breach(timer: Timer, case: Case, now: dt.datetime) -> str:
+    """A target was missed: say so; a missed answer goes one rung up so a lead looks at it."""
+    label = TimerKind(timer.kind).label
+    reason = f"SLA breached: {label} was due {timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}."
+    event_record(
+        case=case,
+        kind="sla_breached",
+        actor=None,
+        note=reason,
+        data={"target": timer.kind, "due_at": timer.due_at.isoformat()},
+    )
+    if timer.kind != TimerKind.RESOLUTION and case.escalation_level == 0:
+        case_escalate(case=case, actor=None, note=reason)
+    return reason
+
+
+def _warning(timer: Timer, case: Case, now: dt.datetime) -> str:
+    target = Timer.objects.filter(
+        shop_id=case.shop_id, case=case, kind=timer.subject, state=TimerState.PENDING
+    ).first()
+    if target is None:
+        raise Skip("The target was met meanwhile.")
+    label = TimerKind(timer.subject).label
+    reason = f"{label} is due {timezone.localtime(target.due_at):%Y-%m-%d %H:%M}."
+    event_record(
+        case=case,
+        kind="sla_warning",
+        actor=None,
+        note=reason,
+        data={"target": timer.subject, "due_at": target.due_at.isoformat()},
+    )
+    return reason
+
+
+ACTIONS: dict[str, Callable[[Timer, Case, dt.datetime], str]] = {
+    TimerKind.MERCHANT_ANSWER: _merchant_answer,
+    TimerKind.CUSTOMER_SHIP_RETURN: _ship_return,
+    TimerKind.MERCHANT_CONFIRM_RECEIPT: _confirm_receipt,
+    TimerKind.MERCHANT_REFUND: _merchant_refund,
+    TimerKind.CUSTOMER_DISPUTE: _dispute_window,
+    TimerKind.ESCALATION: _escalation,
+    TimerKind.FIRST_RESPONSE: _breach,
+    TimerKind.NEXT_RESPONSE: _breach,
+    TimerKind.RESOLUTION: _breach,
+    TimerKind.WARNING: _warning,
+}
+
+
+def _late_shipment(timer: Timer, now: dt.datetime) -> str:
+    order = timer.order
+    if order.shipped_at is not None or order.paid_at is None:
+        raise Skip("The order shipped meanwhile.")
+    # The deadline passed with the parcel still here, so it leaves late whenever it leaves;
+    # the money helper counts "later than" and the sweeper fires at the deadline itself.
+    amount = late_shipment_compensation(
+        paid_at=order.paid_at,
+        shipped_at=None,
+        now=max(now, timer.due_at + dt.timedelta(seconds=1)),
+        hours=(timer.budget_seconds or 0) // 3600,
+    )
+    LateShipment.objects.get_or_create(
+        shop_id=order.shop_id,
+        order=order,
+        defaults={"due_at": timer.due_at, "detected_at": now, "compensation": amount},
+    )
+    return f"Not shipped within {_hours(timer)} of payment: ¥{amount} compensation owed."
+
+
+def _applies(timer: Timer, case: Case) -> None:
+    clock = CLOCK_BY_KIND.get(timer.kind)
+    if clock is not None and case.status != clock.status:
+        raise Skip(f"The case is {case.status}, not {clock.status}: nothing to do.")
+    if timer.kind not in (TimerKind.CUSTOMER_DISPUTE,) and case.status in TERMINAL:
+        raise Skip(f"The case is {case.status}: nothing to do.")
+
+
+Result = str  # "fired" | "cancelled"
+
+
+def _fire(timer: Timer, now: dt.datetime) -> Result:
+    """Act on one claimed timer inside a savepoint; record the outcome on the row."""
+    try:
+        with transaction.atomic(), clock_at(now):
+            if timer.order_id is not None:
+                reason = _late_shipment(timer, now)
+            else:
+                case = Case.objects.select_for_update().get(pk=timer.case_id)
+                _applies(timer, case)
+                reason = ACTIONS[timer.kind](timer, case, now)
+    except Skip as skip:
+        state, reason, fired_at = TimerState.CANCELLED, str(skip), None
+    except DomainError as exc:  # the case refused the action: a person must look
+        state, reason, fired_at = (
+            TimerState.CANCELLED,
+            f"Could not act ({exc.code}): {exc.message}",
+            None,
+        )
+    except Exception:  # a bug must not stop the other timers; the log has the trace
+        log.exception("timer %s (%s) failed", timer.pk, timer.kind)
+        state, reason, fired_at = TimerState.CANCELLED, "Could not act: internal error.", None
+    else:
+        state, fired_at = TimerState.FIRED, now
+    Timer.objects.filter(pk=timer.pk).update(state=state, reason=reason, fired_at=fired_at)
+    return "fired" if state == TimerState.FIRED else "cancelled"
+
+
+def _claim(now: dt.datetime, batch: int) -> list[Timer]:
+    due = Timer.objects.filter(state=TimerState.PENDING, due_at__lte=now).order_by("due_at", "pk")
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due.select_related("order")[:batch])
+
+
+@dataclass
+class SweepReport:
+    fired: int = 0
+    cancelled: int = 0
+
+
+def timers_sweep_report(*, now: dt.datetime, batch: int = 200) -> SweepReport:
+    """Fire every pending timer due by `now`, a batch per transaction."""
+    report = SweepReport()
+    while True:
+        with transaction.atomic():
+            timers = _claim(now, batch)
+            for timer in timers:
+                if _fire(timer, now) == "fired":
+                    report.fired += 1
+                else:
+                    report.cancelled += 1
+        if len(timers) < batch:
+            return report
+
+
+def timers_sweep(*, now: dt.datetime, batch: int = 200) -> int:
+    """Fire every timer due by `now`; returns how many fired (cancelled ones not counted)."""
+    return timers_sweep_report(now=now, batch=batch).fired
+
+
+def timer_fire(*, timer_id: int, now: dt.datetime) -> Result | None:
+    """Fire one due timer by id (for operators and tests). None: not pending and due."""
+    with transaction.atomic():
+        timer = (
+            Timer.objects.filter(pk=timer_id, state=TimerState.PENDING, due_at__lte=now)
+            .select_for_update(of=("self",))
+            .select_related("order")
+            .first()
+        )
+        return None if timer is None else _fire(timer, now)
