@@ -31,7 +31,20 @@ CUSTOMER_WAIT = frozenset({CaseStatus.AWAITING_CUSTOMER, CaseStatus.AWAITING_RET
 CUSTOMER_MESSAGES = frozenset({"provide_info", "appeal"})
 # Events that are not an answer to the customer.
 NOT_RESPONSES = frozenset(
-    {"created", "assign", "escalate", "provide_info", "appeal", "record_return", "add_evidence"}
+    {
+        "created",
+        "assign",
+        "escalate",
+        "provide_info",
+        "appeal",
+        "record_return",
+        "add_evidence",
+        "decision",
+        "deadline",
+        "sla_warning",
+        "sla_breached",
+        "appeal_window_closed",
+    }
 )
 
 
