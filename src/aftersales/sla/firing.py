@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from aftersales.accounts.roles import ESCALATION_LADDER
@@ -223,11 +224,30 @@ def _fire(timer: Timer, now: dt.datetime) -> Result:
     return "fired" if state == TimerState.FIRED else "cancelled"
 
 
-def _claim(now: dt.datetime, batch: int) -> list[Timer]:
+def _claim(now: dt.datetime, batch: int) -> tuple[int, list[Timer]]:
+    """The next due timers to fire, and how many were due in the window looked at."""
     due = Timer.objects.filter(state=TimerState.PENDING, due_at__lte=now).order_by("due_at", "pk")
-    if connection.features.has_select_for_update_skip_locked:
-        due = due.select_for_update(skip_locked=True, of=("self",))
-    return list(due.select_related("order")[:batch])
+    if not connection.features.has_select_for_update_skip_locked:
+        timers = list(due.select_related("order")[:batch])
+        return len(timers), timers
+    # A case has several timers. Lock the cases first and then all their due timers, skipping
+    # the cases another sweeper or a request holds: the case services also lock a case before
+    # its timers, and no two sweepers split one case's timers, so none waits on the other.
+    window = list(due.values_list("pk", "case_id")[:batch])
+    case_ids = sorted({case_id for _pk, case_id in window if case_id is not None})
+    held = list(
+        Case.objects.filter(pk__in=case_ids)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    order_timer_ids = [pk for pk, case_id in window if case_id is None]
+    timers = list(
+        due.filter(Q(case_id__in=held) | Q(pk__in=order_timer_ids))
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("order")
+    )
+    return len(window), timers
 
 
 @dataclass
@@ -241,13 +261,14 @@ def timers_sweep_report(*, now: dt.datetime, batch: int = 200) -> SweepReport:
     report = SweepReport()
     while True:
         with transaction.atomic():
-            timers = _claim(now, batch)
+            seen, timers = _claim(now, batch)
             for timer in timers:
                 if _fire(timer, now) == "fired":
                     report.fired += 1
                 else:
                     report.cancelled += 1
-        if len(timers) < batch:
+        # Done when the window was the last, or everything in it is held by someone else.
+        if seen < batch or not timers:
             return report
 
 
