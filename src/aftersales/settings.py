@@ -148,6 +148,9 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # How often the worker sweeps due timers and due outbox rows (seconds).
 WORKER_SWEEP_SECONDS = float(env_str("AFTERSALES_WORKER_SWEEP_SECONDS", "1"))
+# How long a worker holds a message it is sending; a worker that dies leaves it to another
+# after this (longer than any adapter's timeouts).
+OUTBOX_LEASE_SECONDS = env_int("AFTERSALES_OUTBOX_LEASE_SECONDS", 300)
 
 # Outgoing email (notifications): SMTP; host and port from the environment.
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

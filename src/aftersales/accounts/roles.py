@@ -116,6 +116,37 @@ ROLE_PERMISSIONS[ADMIN] = sorted(
     )
 )
 
+# Broadcasts warn many customers at once: managers and admins; admins also set up the
+# templates, webhook endpoints and SMS / WeChat accounts.
+_BROADCASTS = ["notify.view_broadcast", "notify.add_broadcast"]
+ROLE_PERMISSIONS[MANAGER] = sorted(set(ROLE_PERMISSIONS[MANAGER] + _BROADCASTS))
+ROLE_PERMISSIONS[ADMIN] = sorted(
+    set(
+        ROLE_PERMISSIONS[ADMIN]
+        + _BROADCASTS
+        + [
+            f"notify.{op}_{model}"
+            for op in ("view", "add", "change")
+            for model in ("messagetemplate", "webhookendpoint", "smsaccount", "wechataccount")
+        ]
+        + ["notify.view_outbox", "notify.change_outbox"]
+    )
+)
+
+# Shifts: agents and leads see the rota; managers and admins plan it and deactivate people
+# who leave (their open cases go back to the queue).
+_SHIFTS_READ = ["accounts.view_shift"]
+_PEOPLE_WRITE = [
+    "accounts.add_shift",
+    "accounts.change_shift",
+    "accounts.delete_shift",
+    "accounts.deactivate_member",
+]
+for _role in (AGENT, TEAM_LEAD):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _SHIFTS_READ
+for _role in (MANAGER, ADMIN):
+    ROLE_PERMISSIONS[_role] = sorted(set(ROLE_PERMISSIONS[_role] + _SHIFTS_READ + _PEOPLE_WRITE))
+
 # Money a role may move on its own (DESIGN §5: ≤ 200 needs no approval, ≤ 2,000 a team
 # lead, above that a manager). None means no limit.
 APPROVAL_LIMITS: dict[str, Decimal | None] = {

@@ -1,14 +1,19 @@
-"""Reads for access control: which shops a user sees, what they may approve."""
+"""Reads for access control (which shops a user sees, what they may approve) and for
+routing (a shop's default team, its shifts)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
-from aftersales.accounts.models import Membership
+from aftersales.accounts.models import Membership, Shift, Team
 from aftersales.accounts.roles import APPROVAL_LIMITS, ESCALATION_LADDER
 from aftersales.channels.models import Shop
+from aftersales.core.errors import NotFound
 
 
 def shop_ids_for(user: AbstractBaseUser) -> list[int]:
@@ -55,3 +60,34 @@ def escalation_rank(user: AbstractBaseUser) -> int:
     if "admin" in names:
         ranks.append(len(ESCALATION_LADDER) - 1)
     return max(ranks, default=-1)
+
+
+def team_default(shop_id: int) -> Team | None:
+    """The team whose queue takes the shop's cases that name no team."""
+    return Team.objects.filter(shop_id=shop_id, is_default=True).first()
+
+
+def shifts_for_shop(
+    shop_id: int,
+    *,
+    ends_after: datetime | None = None,
+    starts_before: datetime | None = None,
+    user_id: int | None = None,
+) -> QuerySet[Shift]:
+    """The shop's shifts, optionally only those overlapping [ends_after, starts_before)."""
+    shifts = Shift.objects.filter(shop_id=shop_id).select_related("user", "team")
+    if ends_after is not None:
+        shifts = shifts.filter(ends_at__gt=ends_after)
+    if starts_before is not None:
+        shifts = shifts.filter(starts_at__lt=starts_before)
+    if user_id is not None:
+        shifts = shifts.filter(user_id=user_id)
+    return shifts.order_by("starts_at", "id")
+
+
+def shift_get(*, shop_id: int, shift_id: int) -> Shift:
+    """A shift of this shop, else 404 (another shop's shift does not exist here)."""
+    shift = Shift.objects.filter(pk=shift_id, shop_id=shop_id).first()
+    if shift is None:
+        raise NotFound("shift.not_found", _("No such shift."), {"shift_id": str(shift_id)})
+    return shift

@@ -1,16 +1,17 @@
-"""Writes for people and access: users with a role, shop memberships, API tokens."""
+"""Writes for people and access: users with a role, shop memberships, shifts, API tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from aftersales.accounts.models import ApiToken, Membership, Team
+from aftersales.accounts.models import ApiToken, Membership, Shift, Team
 from aftersales.accounts.roles import ROLE_PERMISSIONS
 from aftersales.channels.models import Shop
 from aftersales.core.errors import Invalid
@@ -18,6 +19,8 @@ from aftersales.core.errors import Invalid
 TOKEN_PREFIX = "as_"
 # last_used_at is refreshed at most this often, so reads do not write on every request.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+# Longer than this is a typing mistake (a wrong day or month), not a shift.
+SHIFT_MAX_LENGTH = timedelta(hours=24)
 
 
 def token_hash(key: str) -> str:
@@ -74,3 +77,38 @@ def token_authenticate(key: str) -> User | None:
 @transaction.atomic
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def shift_create(
+    *,
+    shop: Shop,
+    user: User,
+    starts_at: datetime,
+    ends_at: datetime,
+    team: Team | None = None,
+) -> Shift:
+    """Put a member of the shop on shift, optionally working for one of its teams."""
+    errors: dict[str, str] = {}
+    if not Membership.objects.filter(shop=shop, user=user).exists():
+        errors["user_id"] = _("Not a member of this shop.")
+    elif not user.is_active:
+        errors["user_id"] = _("This user is deactivated.")
+    if team is not None and team.shop_id != shop.pk:
+        errors["team_id"] = _("Not a team of this shop.")
+    if ends_at <= starts_at:
+        errors["ends_at"] = _("A shift ends after it starts.")
+    elif ends_at - starts_at > SHIFT_MAX_LENGTH:
+        errors["ends_at"] = _("A shift lasts at most %(hours)s hours.") % {
+            "hours": int(SHIFT_MAX_LENGTH.total_seconds() // 3600)
+        }
+    if errors:
+        raise Invalid("shift.invalid", _("The shift is not valid."), errors)
+    return Shift.objects.create(
+        shop=shop, user=user, team=team, starts_at=starts_at, ends_at=ends_at
+    )
+
+
+@transaction.atomic
+def shift_delete(*, shift: Shift) -> None:
+    Shift.objects.filter(pk=shift.pk).delete()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from aftersales.api import cases, orders, policies
+from aftersales.api import broadcasts, cases, orders, policies
 from aftersales.api.auth import BearerToken
 from aftersales.api.errors import install_error_handlers
 
@@ -23,3 +23,5 @@ install_error_handlers(api)
 api.add_router("", orders.router)
 api.add_router("", cases.router)
 api.add_router("", policies.router)
+api.add_router("", broadcasts.router)
+api.add_router("", "aftersales.api.people.router")

@@ -18,4 +18,4 @@ class NotifyConfig(AppConfig):
             TRANSITION_HOOKS.append(case_transitioned)
         # Broadcasts first, so the messages a beat writes leave in the same beat.
         beat_register("broadcasts", lambda now: broadcasts_sweep(now=now))
-        beat_register("outbox", lambda now: outbox_sweep(now=now))
+        beat_register("outbox", lambda now: outbox_sweep(now=now, live=True))

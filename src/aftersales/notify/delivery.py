@@ -12,8 +12,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Literal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from aftersales.notify.adapters import DeliveryError, adapter_for
 from aftersales.notify.models import Broadcast, BroadcastState, Outbox, OutboxState
@@ -21,7 +23,7 @@ from aftersales.notify.models import Broadcast, BroadcastState, Outbox, OutboxSt
 log = logging.getLogger(__name__)
 
 # Longer than any adapter can take (HTTP timeouts are 10 s; WeChat may make three calls).
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
@@ -124,9 +126,13 @@ def outbox_deliver(*, outbox_id: int, now: datetime) -> Result | None:
     return _mark_sent(row, now)
 
 
-def outbox_sweep(*, now: datetime, batch: int = 200) -> int:
+def outbox_sweep(*, now: datetime, batch: int = 200, live: bool = False) -> int:
     """Attempt every message due by `now` (and every one a dead worker left), `batch` rows
-    per read. Returns how many were sent."""
+    per read. Returns how many were sent.
+
+    `live` (the worker): each attempt is made at the real time it starts, not at `now` —
+    a sweep can run for a while, and a lease counted from a stale `now` could already be
+    over when the message leaves, letting another worker send it too."""
     sent = 0
     after: tuple[datetime, int] | None = None
     while True:
@@ -143,6 +149,7 @@ def outbox_sweep(*, now: datetime, batch: int = 200) -> int:
         if not page:
             return sent
         for _at, outbox_id in page:
-            if outbox_deliver(outbox_id=outbox_id, now=now) == "sent":
+            at = timezone.now() if live else now
+            if outbox_deliver(outbox_id=outbox_id, now=at) == "sent":
                 sent += 1
         after = page[-1]

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from aftersales.accounts.roles import ESCALATION_LADDER
@@ -230,20 +229,21 @@ def _claim(now: dt.datetime, batch: int) -> tuple[int, list[Timer]]:
     if not connection.features.has_select_for_update_skip_locked:
         timers = list(due.select_related("order")[:batch])
         return len(timers), timers
-    # A case has several timers. Lock the cases first and then all their due timers, skipping
-    # the cases another sweeper or a request holds: the case services also lock a case before
-    # its timers, and no two sweepers split one case's timers, so none waits on the other.
+    # A case has several timers. Lock the window's cases first, then their timers in the
+    # window, skipping cases another sweeper or a request holds: the case services also lock
+    # a case before its timers, so no sweeper waits on another one. A batch stays `batch`
+    # timers at most; a case's other timers go in a later batch, locked the same way.
     window = list(due.values_list("pk", "case_id")[:batch])
     case_ids = sorted({case_id for _pk, case_id in window if case_id is not None})
-    held = list(
+    held = set(
         Case.objects.filter(pk__in=case_ids)
         .order_by("pk")
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    order_timer_ids = [pk for pk, case_id in window if case_id is None]
+    mine = [pk for pk, case_id in window if case_id is None or case_id in held]
     timers = list(
-        due.filter(Q(case_id__in=held) | Q(pk__in=order_timer_ids))
+        due.filter(pk__in=mine)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("order")
     )
