@@ -43,10 +43,10 @@ from aftersales.cases.states import (
     CaseType,
 )
 from aftersales.cases.transitions import (
-    TRANSITION_HOOKS,
     _require,
     _required_text,
     _step,
+    event_announce,
 )
 from aftersales.channels.models import Channel, ChannelKind, Order, OrderLine, Shop
 from aftersales.core.errors import Conflict, Invalid
@@ -235,9 +235,7 @@ def case_create(
             for r in line_requests
         ]
     )
-    event = event_case_created(case=case, actor=actor, lines=lines)
-    for hook in TRANSITION_HOOKS:
-        hook(case, event)
+    event_announce(case, event_case_created(case=case, actor=actor, lines=lines))
     return case
 
 

@@ -118,9 +118,17 @@ def _step(
             note=note,
             data=step.data,
         )
-        for hook in TRANSITION_HOOKS:
-            hook(locked, event)
+        event_announce(locked, event)
     case.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    # Related objects cached on the caller's instance (an old assignee, say) are stale now.
+    case._state.fields_cache.clear()
+
+
+def event_announce(case: Case, event: CaseEvent) -> None:
+    """Tell the apps that hook into cases about a new timeline event: after filing, after
+    every action, and for the events the clocks record (warnings, breaches, deadlines)."""
+    for hook in TRANSITION_HOOKS:
+        hook(case, event)
 
 
 def _required_text(value: str, name: str) -> str:

@@ -30,6 +30,7 @@ from aftersales.cases.services import (
     case_refund,
 )
 from aftersales.cases.states import TERMINAL, CaseStatus, CaseType
+from aftersales.cases.transitions import event_announce
 from aftersales.core.errors import DomainError
 from aftersales.policies.money import late_shipment_compensation
 from aftersales.sla.clocks import CLOCK_BY_KIND, length_text
@@ -41,6 +42,21 @@ log = logging.getLogger(__name__)
 
 class Skip(Exception):
     """The timer no longer applies (the case moved on): cancel it with this reason."""
+
+
+def _record(case: Case, kind: str, note: str, data: dict) -> None:
+    """A clock's own timeline entry (no status change), announced like any other event so
+    the merchant's webhooks hear of warnings and breaches."""
+    event = event_record(
+        case=case,
+        kind=kind,
+        actor=None,
+        from_status=case.status,
+        to_status=case.status,
+        note=note,
+        data=data,
+    )
+    event_announce(case, event)
 
 
 def _hours(timer: Timer) -> str:
@@ -58,7 +74,7 @@ def _merchant_answer(timer: Timer, case: Case, now: dt.datetime) -> str:
         f"The merchant did not answer; the platform agrees by itself at {_hours(timer)}: "
         "decided first by the shop's policy."
     )
-    event_record(case=case, kind="deadline", actor=None, note=reason, data={"timer": timer.kind})
+    _record(case, "deadline", reason, {"timer": timer.kind})
     case_decide(case=case, trigger="deadline", now=now)
     case.refresh_from_db()
     if case.status == CaseStatus.AWAITING_MERCHANT:
@@ -102,7 +118,7 @@ def _merchant_refund(timer: Timer, case: Case, now: dt.datetime) -> str:
 
 def _dispute_window(timer: Timer, case: Case, now: dt.datetime) -> str:
     reason = f"The customer did not dispute the rejection within {_hours(timer)}: it is final."
-    event_record(case=case, kind="appeal_window_closed", actor=None, note=reason)
+    _record(case, "appeal_window_closed", reason, {"timer": timer.kind})
     return reason
 
 
@@ -121,12 +137,8 @@ def _breach(timer: Timer, case: Case, now: dt.datetime) -> str:
     """A target was missed: say so; a missed answer goes one rung up so a lead looks at it."""
     label = TimerKind(timer.kind).label
     reason = f"SLA breached: {label} was due {timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}."
-    event_record(
-        case=case,
-        kind="sla_breached",
-        actor=None,
-        note=reason,
-        data={"target": timer.kind, "due_at": timer.due_at.isoformat()},
+    _record(
+        case, "sla_breached", reason, {"target": timer.kind, "due_at": timer.due_at.isoformat()}
     )
     if timer.kind != TimerKind.RESOLUTION and case.escalation_level == 0:
         case_escalate(case=case, actor=None, note=reason)
@@ -141,12 +153,8 @@ def _warning(timer: Timer, case: Case, now: dt.datetime) -> str:
         raise Skip("The target was met meanwhile.")
     label = TimerKind(timer.subject).label
     reason = f"{label} is due {timezone.localtime(target.due_at):%Y-%m-%d %H:%M}."
-    event_record(
-        case=case,
-        kind="sla_warning",
-        actor=None,
-        note=reason,
-        data={"target": timer.subject, "due_at": target.due_at.isoformat()},
+    _record(
+        case, "sla_warning", reason, {"target": timer.subject, "due_at": target.due_at.isoformat()}
     )
     return reason
 
@@ -165,15 +173,14 @@ ACTIONS: dict[str, Callable[[Timer, Case, dt.datetime], str]] = {
 }
 
 
-def _late_shipment(timer: Timer, now: dt.datetime) -> str:
+def late_shipment_record(timer: Timer, now: dt.datetime) -> str:
+    """The order left (or will leave) after its shipping deadline: record what it owes."""
     order = timer.order
-    if order.shipped_at is not None or order.paid_at is None:
-        raise Skip("The order shipped meanwhile.")
-    # The deadline passed with the parcel still here, so it leaves late whenever it leaves;
-    # the money helper counts "later than" and the sweeper fires at the deadline itself.
+    # Past the deadline the parcel leaves late whenever it leaves; the money helper counts
+    # "later than", and the sweeper fires at the deadline itself.
     amount = late_shipment_compensation(
         paid_at=order.paid_at,
-        shipped_at=None,
+        shipped_at=order.shipped_at,
         now=max(now, timer.due_at + dt.timedelta(seconds=1)),
         hours=(timer.budget_seconds or 0) // 3600,
     )
@@ -183,6 +190,13 @@ def _late_shipment(timer: Timer, now: dt.datetime) -> str:
         defaults={"due_at": timer.due_at, "detected_at": now, "compensation": amount},
     )
     return f"Not shipped within {_hours(timer)} of payment: ¥{amount} compensation owed."
+
+
+def _late_shipment(timer: Timer, now: dt.datetime) -> str:
+    order = timer.order
+    if order.shipped_at is not None or order.paid_at is None:
+        raise Skip("The order shipped meanwhile.")
+    return late_shipment_record(timer, now)
 
 
 def _applies(timer: Timer, case: Case) -> None:
@@ -278,8 +292,12 @@ def timers_sweep(*, now: dt.datetime, batch: int = 200) -> int:
 
 
 def timer_fire(*, timer_id: int, now: dt.datetime) -> Result | None:
-    """Fire one due timer by id (for operators and tests). None: not pending and due."""
+    """Fire one due timer by id (for operators and tests). None: not pending and due.
+    Locks its case before the timer, in the order the sweeper and the case services use."""
     with transaction.atomic():
+        case_id = Timer.objects.filter(pk=timer_id).values_list("case_id", flat=True).first()
+        if case_id is not None:
+            Case.objects.select_for_update().filter(pk=case_id).first()
         timer = (
             Timer.objects.filter(pk=timer_id, state=TimerState.PENDING, due_at__lte=now)
             .select_for_update(of=("self",))

@@ -24,8 +24,11 @@ DEFAULT_RESOLUTION = {
 }
 DEFAULT_WARN_PERCENT = 80
 
-# The case waits on the customer: business clocks stop until the customer acts.
-CUSTOMER_WAIT = frozenset({CaseStatus.AWAITING_CUSTOMER, CaseStatus.AWAITING_RETURN})
+# The case waits on the customer — for an answer, for the return to be sent, or for the
+# customer's parcel to arrive: business clocks stop until it moves again.
+CUSTOMER_WAIT = frozenset(
+    {CaseStatus.AWAITING_CUSTOMER, CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT}
+)
 
 # The customer wrote to us: the next response is owed.
 CUSTOMER_MESSAGES = frozenset({"provide_info", "appeal"})

@@ -227,12 +227,7 @@ def order_timers_sync(*, order: Order, now: dt.datetime | None = None) -> Timer 
     waiting = order.status == OrderStatus.PAID and order.paid_at is not None
     if not waiting:
         if running is not None:
-            shipped = order.shipped_at is not None and order.shipped_at <= running.due_at
-            Timer.objects.filter(pk=running.pk, state__in=RUNNING_STATES).update(
-                state=TimerState.MET if shipped else TimerState.CANCELLED,
-                fired_at=now if shipped else None,
-                reason="Shipped in time." if shipped else f"The order is {order.status}.",
-            )
+            _shipping_clock_stop(order, running, now)
         return None
     if running is not None or timers:  # one shipping clock per order, even after it fired
         return running
@@ -246,4 +241,21 @@ def order_timers_sync(*, order: Order, now: dt.datetime | None = None) -> Timer 
         due_at=order.paid_at + length,
         budget_seconds=int(length.total_seconds()),
         created_at=now,
+    )
+
+
+def _shipping_clock_stop(order: Order, running: Timer, now: dt.datetime) -> None:
+    """The order shipped or was cancelled: met in time, late (it still owes compensation,
+    even when it shipped before the sweeper came by), or moot."""
+    from aftersales.sla.firing import late_shipment_record
+
+    if order.shipped_at is not None and order.shipped_at > running.due_at:
+        running.order = order
+        state, reason, fired_at = TimerState.FIRED, late_shipment_record(running, now), now
+    elif order.shipped_at is not None:
+        state, reason, fired_at = TimerState.MET, "Shipped in time.", now
+    else:
+        state, reason, fired_at = TimerState.CANCELLED, f"The order is {order.status}.", None
+    Timer.objects.filter(pk=running.pk, state__in=RUNNING_STATES).update(
+        state=state, reason=reason, fired_at=fired_at
     )

@@ -79,6 +79,24 @@ def test_serve_migrates_and_answers_http(tmp_path: Path):
         else:
             raise AssertionError("unauthenticated list answered 2xx")
         assert (tmp_path / "aftersales.sqlite3").exists()
+        children = _children(proc.pid)
+        assert any(cmd[1:3] == ["-m", "gunicorn"] for cmd in children), children
+        assert any(cmd[-1:] == ["worker"] for cmd in children), children
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=30) == 0
+    assert _children(proc.pid) == []  # SIGTERM stopped the web server and the worker too
+
+
+def _children(pid: int) -> list[list[str]]:
+    """The command lines of a process's live children (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append([part.decode() for part in cmdline.split(b"\0") if part])
+    return found

@@ -182,7 +182,7 @@ def test_at_the_deadline_a_policy_that_rejects_rejects_by_its_rule(shop, order):
     assert case.decision["trigger"] == "deadline"
     note = DEADLINE_NOTE.format(length="5 days")
     assert events(case)[1:] == [
-        ("deadline", "system", "", "", note),
+        ("deadline", "system", "awaiting_merchant", "awaiting_merchant", note),
         ("decision", "system", "awaiting_merchant", "awaiting_merchant", "不支持仅退款。"),
         ("reject", "system", "awaiting_merchant", "rejected", "不支持仅退款。"),
     ]
@@ -208,7 +208,13 @@ def test_at_the_deadline_a_policy_that_routes_to_a_person_is_overtaken_by_approv
     assert case.decision["rule"] == "refund_only_by_hand"
     approved = APPROVED_NOTE.format(length="5 days")
     assert events(case)[1:] == [
-        ("deadline", "system", "", "", DEADLINE_NOTE.format(length="5 days")),
+        (
+            "deadline",
+            "system",
+            "awaiting_merchant",
+            "awaiting_merchant",
+            DEADLINE_NOTE.format(length="5 days"),
+        ),
         ("decision", "system", "awaiting_merchant", "awaiting_merchant", "人工处理。"),
         ("approve", "system", "awaiting_merchant", "refunding", approved),
     ]
@@ -338,7 +344,7 @@ def test_the_dispute_window_closes_and_the_rejection_stays(order):
     case.refresh_from_db()
     assert case.status == "rejected"
     note = "The customer did not dispute the rejection within 7 days: it is final."
-    assert events(case)[-1] == ("appeal_window_closed", "system", "", "", note)
+    assert events(case)[-1] == ("appeal_window_closed", "system", "rejected", "rejected", note)
     dispute.refresh_from_db()
     assert (dispute.state, dispute.fired_at, dispute.reason) == (
         TimerState.FIRED,
@@ -452,6 +458,30 @@ def test_an_order_shipped_in_time_meets_its_clock(channel):
     )
     assert timers_sweep(now=ship.due_at + DAY) == 0
     assert not LateShipment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_order_shipped_late_before_the_sweep_still_owes_compensation(channel):
+    order = _paid_order(channel)
+    ship = Timer.objects.get(order=order)
+    shipped = order.paid_at + 48 * HOUR + MINUTE
+    with at(shipped + HOUR):
+        _order_put(order, shipped_at=shipped)
+    ship.refresh_from_db()
+    assert (ship.state, ship.fired_at, ship.reason) == (
+        TimerState.FIRED,
+        shipped + HOUR,
+        "Not shipped within 48 h of payment: ¥3.00 compensation owed.",
+    )
+    late = LateShipment.objects.get()
+    assert (late.order, late.due_at, late.detected_at, late.compensation) == (
+        order,
+        ship.due_at,
+        shipped + HOUR,
+        Decimal("3.00"),
+    )
+    assert timers_sweep(now=ship.due_at + DAY) == 0
+    assert LateShipment.objects.count() == 1
 
 
 @pytest.mark.django_db

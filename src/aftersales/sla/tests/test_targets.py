@@ -8,14 +8,17 @@ import datetime as dt
 
 import pytest
 
-from aftersales.cases.models import Case
+from aftersales.cases.models import Case, Disposition, Grade
 from aftersales.cases.services import (
+    LineInspection,
     case_appeal,
     case_approve,
     case_close,
     case_comment,
     case_escalate,
     case_provide_info,
+    case_receive,
+    case_record_return,
     case_reject,
     case_request_info,
 )
@@ -83,7 +86,9 @@ def test_the_warning_fires_at_80_percent_and_the_breach_at_the_target(order):
 
     assert timers_sweep(now=T0 + 48 * MINUTE) == 1
     warning = "First response is due 2026-11-25 11:00."
-    assert events(case)[1:] == [("sla_warning", "system", "", "", warning)]
+    assert events(case)[1:] == [
+        ("sla_warning", "system", "awaiting_merchant", "awaiting_merchant", warning)
+    ]
     assert timer(case, K.WARNING, K.FIRST_RESPONSE).state == TimerState.FIRED
 
     assert timers_sweep(now=T0 + HOUR - dt.timedelta(seconds=1)) == 0
@@ -91,8 +96,8 @@ def test_the_warning_fires_at_80_percent_and_the_breach_at_the_target(order):
     assert (report.fired, report.cancelled) == (1, 0)
     breach = "SLA breached: First response was due 2026-11-25 11:00."
     assert events(case)[1:] == [
-        ("sla_warning", "system", "", "", warning),
-        ("sla_breached", "system", "", "", breach),
+        ("sla_warning", "system", "awaiting_merchant", "awaiting_merchant", warning),
+        ("sla_breached", "system", "awaiting_merchant", "awaiting_merchant", breach),
         ("escalate", "system", "awaiting_merchant", "awaiting_merchant", breach),
     ]
     case.refresh_from_db()
@@ -156,7 +161,7 @@ def test_an_unanswered_next_response_breaches_and_escalates(order, agent):
     timers_sweep(now=T0 + 5 * HOUR)
     breach = "SLA breached: Next response was due 2026-11-25 15:00."
     assert [e for e in events(case) if e[0] in ("sla_breached", "escalate")] == [
-        ("sla_breached", "system", "", "", breach),
+        ("sla_breached", "system", "awaiting_merchant", "awaiting_merchant", breach),
         ("escalate", "system", "awaiting_merchant", "awaiting_merchant", breach),
     ]
     case.refresh_from_db()
@@ -222,8 +227,20 @@ def test_an_unresolved_case_warns_then_breaches_without_escalating(order, agent)
     timers_sweep(now=T0 + 24 * HOUR)
     timers_sweep(now=sh(11, 27, 20))
     assert [e for e in events(case) if e[0].startswith("sla_")] == [
-        ("sla_warning", "system", "", "", "Resolution is due 2026-11-27 20:00."),
-        ("sla_breached", "system", "", "", "SLA breached: Resolution was due 2026-11-27 20:00."),
+        (
+            "sla_warning",
+            "system",
+            "awaiting_merchant",
+            "awaiting_merchant",
+            "Resolution is due 2026-11-27 20:00.",
+        ),
+        (
+            "sla_breached",
+            "system",
+            "awaiting_merchant",
+            "awaiting_merchant",
+            "SLA breached: Resolution was due 2026-11-27 20:00.",
+        ),
     ]
     case.refresh_from_db()
     # The 24 h rung escalated it once; the resolution breach itself does not.
@@ -413,3 +430,31 @@ def test_waiting_for_the_customers_return_parcel_pauses_too(order, agent):
     resolution = timer(case, K.RESOLUTION)
     assert (resolution.state, resolution.remaining_seconds) == (TimerState.PAUSED, 39 * 3600)
     assert timer(case, K.FIRST_RESPONSE).state == TimerState.MET
+
+
+@pytest.mark.django_db
+def test_the_resolution_clock_pauses_while_the_return_travels(order, agent, warehouse):
+    case = _file(order, case_type="return_refund")
+    with at(T0 + HOUR):
+        case_approve(case=case, actor=agent)
+    resolution = timer(case, K.RESOLUTION)
+    # 40 business hours less the hour before the approval.
+    assert (resolution.state, resolution.remaining_seconds) == (TimerState.PAUSED, 39 * 3600)
+    with at(T0 + 24 * HOUR):
+        case_record_return(case=case, actor=None, courier="SF", tracking_number="SF1")
+    resolution.refresh_from_db()
+    assert (resolution.state, resolution.remaining_seconds) == (TimerState.PAUSED, 39 * 3600)
+    arrived = sh(11, 30, 10)  # Monday 10:00
+    with at(arrived):
+        case_receive(
+            case=case,
+            actor=warehouse,
+            inspections=[
+                LineInspection(line.pk, Grade.RESELLABLE, Disposition.RESTOCK)
+                for line in case.lines.all()
+            ],
+        )
+    resolution.refresh_from_db()
+    # The merchant's turn again: 39 business hours from Monday 10:00 (14 h Monday, 15 h
+    # Tuesday, 10 h Wednesday) end Wednesday 19:00.
+    assert (resolution.state, resolution.due_at) == (TimerState.PENDING, sh(12, 2, 19))
