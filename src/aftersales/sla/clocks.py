@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from aftersales.cases.models import Case
 from aftersales.cases.states import ORDER_TYPES, RETURN_TYPES, CaseStatus, CaseType
 from aftersales.channels.models import Channel, Order
@@ -107,5 +110,9 @@ def clock_length(
 
 
 def length_text(length: dt.timedelta) -> str:
+    """ "48 h", or whole days from 72 h on ("7 days")."""
     hours = int(length.total_seconds() // 3600)
-    return f"{hours} h" if hours < 72 or hours % 24 else f"{hours // 24} days"
+    if hours < 72 or hours % 24:
+        return _("%(hours)s h") % {"hours": hours}
+    days = hours // 24
+    return ngettext("%(days)s day", "%(days)s days", days) % {"days": days}

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from aftersales.accounts.roles import ESCALATION_LADDER
+from aftersales.accounts.roles import ESCALATION_LADDER, ROLE_LABELS
 from aftersales.cases.events import event_record
 from aftersales.cases.models import Case, Disposition, Grade, Outcome
 from aftersales.cases.services import (
@@ -69,55 +70,63 @@ def _merchant_answer(timer: Timer, case: Case, now: dt.datetime) -> str:
     from aftersales.policies.services import case_decide
 
     if case.status != CaseStatus.AWAITING_MERCHANT:
-        raise Skip(f"The case is {case.status}: nothing to do.")
-    reason = (
-        f"The merchant did not answer; the platform agrees by itself at {_hours(timer)}: "
+        raise Skip(_("The case is %(status)s: nothing to do.") % {"status": case.status})
+    reason = _(
+        "The merchant did not answer; the platform agrees by itself at %(length)s: "
         "decided first by the shop's policy."
-    )
+    ) % {"length": _hours(timer)}
     _record(case, "deadline", reason, {"timer": timer.kind})
     case_decide(case=case, trigger="deadline", now=now)
     case.refresh_from_db()
     if case.status == CaseStatus.AWAITING_MERCHANT:
-        reason = (
-            f"The merchant did not answer; the platform agrees by itself at {_hours(timer)}: "
+        reason = _(
+            "The merchant did not answer; the platform agrees by itself at %(length)s: "
             "approved first."
-        )
+        ) % {"length": _hours(timer)}
         case_approve(case=case, actor=None, note=reason)
     return reason
 
 
 def _ship_return(timer: Timer, case: Case, now: dt.datetime) -> str:
-    reason = f"The customer did not ship the return within {_hours(timer)}: closed as expired."
+    reason = _("The customer did not ship the return within %(length)s: closed as expired.") % {
+        "length": _hours(timer)
+    }
     case_close(case=case, actor=None, outcome=Outcome.EXPIRED, note=reason)
     return reason
 
 
 def _confirm_receipt(timer: Timer, case: Case, now: dt.datetime) -> str:
-    reason = (
-        f"Receipt of the return was not confirmed within {_hours(timer)}: received automatically"
-    )
     inspections = [
         LineInspection(pk, Grade.RESELLABLE, Disposition.RESTOCK)
         for pk in case.lines.values_list("pk", flat=True)
     ]
     if case.type == CaseType.RETURN_REFUND:
-        reason += " and refunded."
+        reason = _(
+            "Receipt of the return was not confirmed within %(length)s: received automatically "
+            "and refunded."
+        ) % {"length": _hours(timer)}
         case_receive(case=case, actor=None, inspections=inspections, note=reason)
         case_refund(case=case, actor=None, note=reason)
     else:
-        reason += "."
+        reason = _(
+            "Receipt of the return was not confirmed within %(length)s: received automatically."
+        ) % {"length": _hours(timer)}
         case_receive(case=case, actor=None, inspections=inspections, note=reason)
     return reason
 
 
 def _merchant_refund(timer: Timer, case: Case, now: dt.datetime) -> str:
-    reason = f"The return was received {_hours(timer)} ago without a refund: refunded."
+    reason = _("The return was received %(length)s ago without a refund: refunded.") % {
+        "length": _hours(timer)
+    }
     case_refund(case=case, actor=None, note=reason)
     return reason
 
 
 def _dispute_window(timer: Timer, case: Case, now: dt.datetime) -> str:
-    reason = f"The customer did not dispute the rejection within {_hours(timer)}: it is final."
+    reason = _("The customer did not dispute the rejection within %(length)s: it is final.") % {
+        "length": _hours(timer)
+    }
     _record(case, "appeal_window_closed", reason, {"timer": timer.kind})
     return reason
 
@@ -125,10 +134,13 @@ def _dispute_window(timer: Timer, case: Case, now: dt.datetime) -> str:
 def _escalation(timer: Timer, case: Case, now: dt.datetime) -> str:
     rung = int(timer.subject)
     if case.status != CaseStatus.AWAITING_MERCHANT or case.escalation_level >= rung:
-        raise Skip("Answered or escalated meanwhile.")
+        raise Skip(_("Answered or escalated meanwhile."))
     waited = length_text(now - timer.created_at)
-    role = ESCALATION_LADDER[rung].replace("_", " ")
-    reason = f"No answer after {waited}: escalated to the {role}."
+    role = str(ROLE_LABELS[ESCALATION_LADDER[rung]]).lower()
+    reason = _("No answer after %(waited)s: escalated to the %(role)s.") % {
+        "waited": waited,
+        "role": role,
+    }
     case_escalate(case=case, actor=None, note=reason)
     return reason
 
@@ -136,7 +148,10 @@ def _escalation(timer: Timer, case: Case, now: dt.datetime) -> str:
 def _breach(timer: Timer, case: Case, now: dt.datetime) -> str:
     """A target was missed: say so; a missed answer goes one rung up so a lead looks at it."""
     label = TimerKind(timer.kind).label
-    reason = f"SLA breached: {label} was due {timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}."
+    reason = _("SLA breached: %(target)s was due %(due)s.") % {
+        "target": label,
+        "due": f"{timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}",
+    }
     _record(
         case, "sla_breached", reason, {"target": timer.kind, "due_at": timer.due_at.isoformat()}
     )
@@ -150,9 +165,12 @@ def _warning(timer: Timer, case: Case, now: dt.datetime) -> str:
         shop_id=case.shop_id, case=case, kind=timer.subject, state=TimerState.PENDING
     ).first()
     if target is None:
-        raise Skip("The target was met meanwhile.")
+        raise Skip(_("The target was met meanwhile."))
     label = TimerKind(timer.subject).label
-    reason = f"{label} is due {timezone.localtime(target.due_at):%Y-%m-%d %H:%M}."
+    reason = _("%(target)s is due %(due)s.") % {
+        "target": label,
+        "due": f"{timezone.localtime(target.due_at):%Y-%m-%d %H:%M}",
+    }
     _record(
         case, "sla_warning", reason, {"target": timer.subject, "due_at": target.due_at.isoformat()}
     )
@@ -189,22 +207,28 @@ def late_shipment_record(timer: Timer, now: dt.datetime) -> str:
         order=order,
         defaults={"due_at": timer.due_at, "detected_at": now, "compensation": amount},
     )
-    return f"Not shipped within {_hours(timer)} of payment: ¥{amount} compensation owed."
+    return _("Not shipped within %(length)s of payment: ¥%(amount)s compensation owed.") % {
+        "length": _hours(timer),
+        "amount": amount,
+    }
 
 
 def _late_shipment(timer: Timer, now: dt.datetime) -> str:
     order = timer.order
     if order.shipped_at is not None or order.paid_at is None:
-        raise Skip("The order shipped meanwhile.")
+        raise Skip(_("The order shipped meanwhile."))
     return late_shipment_record(timer, now)
 
 
 def _applies(timer: Timer, case: Case) -> None:
     clock = CLOCK_BY_KIND.get(timer.kind)
     if clock is not None and case.status != clock.status:
-        raise Skip(f"The case is {case.status}, not {clock.status}: nothing to do.")
+        raise Skip(
+            _("The case is %(status)s, not %(expected)s: nothing to do.")
+            % {"status": case.status, "expected": clock.status}
+        )
     if timer.kind not in (TimerKind.CUSTOMER_DISPUTE,) and case.status in TERMINAL:
-        raise Skip(f"The case is {case.status}: nothing to do.")
+        raise Skip(_("The case is %(status)s: nothing to do.") % {"status": case.status})
 
 
 Result = str  # "fired" | "cancelled"
@@ -225,12 +249,12 @@ def _fire(timer: Timer, now: dt.datetime) -> Result:
     except DomainError as exc:  # the case refused the action: a person must look
         state, reason, fired_at = (
             TimerState.CANCELLED,
-            f"Could not act ({exc.code}): {exc.message}",
+            _("Could not act (%(code)s): %(message)s") % {"code": exc.code, "message": exc.message},
             None,
         )
     except Exception:  # a bug must not stop the other timers; the log has the trace
         log.exception("timer %s (%s) failed", timer.pk, timer.kind)
-        state, reason, fired_at = TimerState.CANCELLED, "Could not act: internal error.", None
+        state, reason, fired_at = TimerState.CANCELLED, _("Could not act: internal error."), None
     else:
         state, fired_at = TimerState.FIRED, now
     Timer.objects.filter(pk=timer.pk).update(state=state, reason=reason, fired_at=fired_at)

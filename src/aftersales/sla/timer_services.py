@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.states import TERMINAL, CaseStatus
@@ -103,7 +104,11 @@ def _market(sync: _Sync) -> Timer | None:
     clock = clock_for(case)
     wanted = clock.kind if clock else None
     for key in [k for k in sync.running if k[0] in MARKET_KINDS and k[0] != wanted]:
-        sync.stop(key, TimerState.CANCELLED, f"The case moved to {case.status} first.")
+        sync.stop(
+            key,
+            TimerState.CANCELLED,
+            _("The case moved to %(status)s first.") % {"status": case.status},
+        )
     if clock is None:
         return None
     running = sync.running.get((clock.kind, ""))
@@ -123,7 +128,7 @@ def _escalation(sync: _Sync, market: Timer | None) -> None:
     rung = case.escalation_level + 1
     wanted = str(rung) if case.status == CaseStatus.AWAITING_MERCHANT and rung <= RUNGS else None
     for key in [k for k in sync.running if k[0] == TimerKind.ESCALATION and k[1] != wanted]:
-        sync.stop(key, TimerState.CANCELLED, "Answered or escalated meanwhile.")
+        sync.stop(key, TimerState.CANCELLED, _("Answered or escalated meanwhile."))
     if wanted is None or (TimerKind.ESCALATION, wanted) in sync.running:
         return
     first = clock_length(shop_id=case.shop_id, channel=case.channel, kind=TimerKind.ESCALATION)
@@ -161,9 +166,13 @@ def _targets(sync: _Sync, event: CaseEvent | None) -> None:
     case = sync.case
     if case.status in TERMINAL:
         who = event.actor_label if event is not None else "system"
-        sync.stop((TimerKind.RESOLUTION, ""), TimerState.MET, f"Resolved ({case.status}).")
+        sync.stop(
+            (TimerKind.RESOLUTION, ""),
+            TimerState.MET,
+            _("Resolved (%(status)s).") % {"status": case.status},
+        )
         for kind in (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE):
-            sync.stop((kind, ""), TimerState.MET, f"Answered by {who}.")
+            sync.stop((kind, ""), TimerState.MET, _("Answered by %(who)s.") % {"who": who})
         return
     if event is None:
         return
@@ -172,7 +181,9 @@ def _targets(sync: _Sync, event: CaseEvent | None) -> None:
         _start_target(sync, TimerKind.RESOLUTION)
     elif is_response(event):
         for kind in (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE):
-            sync.stop((kind, ""), TimerState.MET, f"Answered by {event.actor_label}.")
+            sync.stop(
+                (kind, ""), TimerState.MET, _("Answered by %(who)s.") % {"who": event.actor_label}
+            )
     elif event.kind in CUSTOMER_MESSAGES:
         _start_target(sync, TimerKind.NEXT_RESPONSE)
         _start_target(sync, TimerKind.RESOLUTION)  # an appeal reopens the case
@@ -253,9 +264,13 @@ def _shipping_clock_stop(order: Order, running: Timer, now: dt.datetime) -> None
         running.order = order
         state, reason, fired_at = TimerState.FIRED, late_shipment_record(running, now), now
     elif order.shipped_at is not None:
-        state, reason, fired_at = TimerState.MET, "Shipped in time.", now
+        state, reason, fired_at = TimerState.MET, _("Shipped in time."), now
     else:
-        state, reason, fired_at = TimerState.CANCELLED, f"The order is {order.status}.", None
+        state, reason, fired_at = (
+            TimerState.CANCELLED,
+            _("The order is %(status)s.") % {"status": order.status},
+            None,
+        )
     Timer.objects.filter(pk=running.pk, state__in=RUNNING_STATES).update(
         state=state, reason=reason, fired_at=fired_at
     )
