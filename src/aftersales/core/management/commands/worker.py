@@ -2,7 +2,7 @@
 
 The task backend's own worker runs in the main thread (django-tasks-db's database worker, or
 RQ's worker when REDIS_URL is set); the beat (timers, the outbox, team queues) runs beside it
-in a thread. `--once` runs the beat once and every queued task, then exits.
+in a thread. `--once` runs every queued task and then the beat once, and exits.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Worker {os.getpid()} ({'RQ' if rq else 'database'} tasks); sweeps: {jobs}"
         )
-        if once:
-            results = beat_once()
+        if once:  # the queued tasks first, then one sweep for whatever they left
             self._tasks(rq, batch=True)
+            results = beat_once()
             self.stdout.write(", ".join(f"{name}: {value}" for name, value in results.items()))
             return
         stop = threading.Event()
