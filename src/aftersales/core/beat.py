@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,7 +50,10 @@ def beat_once(now: dt.datetime | None = None) -> dict[str, object]:
 
 
 def beat_forever(interval: float, stop: threading.Event) -> None:
+    """Run the jobs every `interval` seconds from the start of one round to the next (a long
+    round is followed at once by the next one)."""
     while not stop.is_set():
+        started = time.monotonic()
         beat_once()
         close_old_connections()
-        stop.wait(interval)
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))

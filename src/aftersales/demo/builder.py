@@ -3,7 +3,9 @@
 Everything goes through the services the API uses (order_upsert, product_upsert, the case
 actions), so the demo obeys the rules real data obeys; no status is ever set by hand. The
 history is replayed on a simulated clock so that timelines read like weeks of work by the
-people who would do it, not like one instant.
+people who would do it, not like one instant. The desk's calendar, targets and rota come
+first, so the replayed cases are routed and timed by them; at the end every clock that ran
+out has acted, as the worker would have.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 
-from aftersales.accounts.models import Team
+from aftersales.accounts.models import Shift, Team
 from aftersales.accounts.services import token_create, user_ensure
+from aftersales.cases.assignment import queue_drain
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.states import TERMINAL, CaseStatus
 from aftersales.catalog.models import Category, Part, Product
@@ -37,10 +40,14 @@ from aftersales.core.errors import Conflict
 from aftersales.core.money import money
 from aftersales.demo import texts as T
 from aftersales.demo.cases import cases_plan
+from aftersales.demo.desk import desk_build, shifts_build
 from aftersales.demo.orders import orders_build
 from aftersales.demo.replay import case_run
 from aftersales.demo.shop import Demo
+from aftersales.notify.models import Outbox
 from aftersales.policies.services import case_decide
+from aftersales.sla.firing import timer_fire, timers_sweep
+from aftersales.sla.models import Holiday, Timer, TimerState
 
 DEMO_SHOP_CODE = "demo"
 DEMO_SHOP_NAME = "栖木生活旗舰店"
@@ -70,13 +77,44 @@ def demo_load(*, orders: int, cases: int, seed: int, now: datetime | None = None
         _channels_build(demo)
         _catalog_build(demo)
         admin_password = _people_build(demo)
+        desk_build(demo)
         orders_build(demo, orders)
-        for plan in cases_plan(demo, cases):
+        plans = cases_plan(demo, cases)
+        first_day = plans[0].times[0] if plans else demo.now
+        shifts_build(demo, timezone.localtime(first_day).date())
+        for plan in plans:
             case_run(demo, plan)
+        # What the worker would have done by now: every clock that ran out has acted, and
+        # the queue is routed to whoever is on shift.
+        timers_fired = _clocks_catch_up(demo)
         demo.clock.at = demo.now
+        timers_fired += timers_sweep(now=demo.now)
+        queue_drain(shop=demo.shop, now=demo.now)
         _recommendations_record(demo)
         tokens = _tokens_create(demo)
-        return _summary(demo, admin_password, tokens)
+        return _summary(demo, admin_password, tokens, timers_fired)
+
+
+def _clocks_catch_up(demo: Demo) -> int:
+    """Fire, at its own due time, each clock that ran out after the last thing that happened
+    to its case (a rejection nobody disputed, an answer still owed), as the worker would
+    have; returns how many fired. A clock that ran out in the middle of a scripted story is
+    left to the sweep at now, which cannot rewrite what happened after it."""
+    fired = 0
+    passed: list[int] = []
+    due = Timer.objects.filter(shop=demo.shop, state=TimerState.PENDING, due_at__lte=demo.now)
+    while True:
+        timer = due.exclude(pk__in=passed).order_by("due_at", "pk").first()
+        if timer is None:
+            return fired
+        if timer.case_id is not None:
+            last = CaseEvent.objects.filter(case_id=timer.case_id).aggregate(at=Max("created_at"))
+            if last["at"] > timer.due_at:
+                passed.append(timer.pk)
+                continue
+        demo.clock.at = timer.due_at
+        if timer_fire(timer_id=timer.pk, now=timer.due_at) == "fired":
+            fired += 1
 
 
 def _recommendations_record(demo: Demo) -> None:
@@ -149,7 +187,11 @@ def _parts(demo: Demo, product: Product, price_list: str) -> list[Part]:
 
 def _people_build(demo: Demo) -> str | None:
     """Teams and the staff; returns the admin password if this load set it."""
-    demo.teams = [Team.objects.create(shop=demo.shop, name=name) for name in T.TEAMS]
+    # There is no team service yet. The first team takes the cases that name no team.
+    demo.teams = [
+        Team.objects.create(shop=demo.shop, name=name, is_default=i == T.MAIN_TEAM)
+        for i, name in enumerate(T.TEAMS)
+    ]
     admin_is_new = not User.objects.filter(username="admin").exists()
     for person in T.PEOPLE:
         team = demo.teams[person.team] if person.team is not None else None
@@ -180,7 +222,12 @@ def _tokens_create(demo: Demo) -> dict[str, tuple[str, str]]:
 # --------------------------------------------------------------------------- summary
 
 
-def _summary(demo: Demo, admin_password: str | None, tokens: dict[str, tuple[str, str]]) -> dict:
+def _summary(
+    demo: Demo,
+    admin_password: str | None,
+    tokens: dict[str, tuple[str, str]],
+    timers_fired: int,
+) -> dict:
     shop = demo.shop
     cases = Case.objects.filter(shop=shop)
     orders = Order.objects.filter(shop=shop)
@@ -198,7 +245,16 @@ def _summary(demo: Demo, admin_password: str | None, tokens: dict[str, tuple[str
             "cases": cases.count(),
             "case_events": CaseEvent.objects.filter(shop=shop).count(),
             "users": len(T.PEOPLE),
+            "holidays": Holiday.objects.filter(shop=shop).count(),
+            "shifts": Shift.objects.filter(shop=shop).count(),
+            "timers": Timer.objects.filter(shop=shop).count(),
+            "outbox": Outbox.objects.filter(shop=shop).count(),
         },
+        # Clocks that ran out during the history and acted when the load ended.
+        "timers_fired": timers_fired,
+        "timers_running": Timer.objects.filter(
+            shop=shop, state__in=[TimerState.PENDING, TimerState.PAUSED]
+        ).count(),
         "orders_by_status": _count_by(orders, "status"),
         "cases_by_type": _count_by(cases, "type"),
         "cases_by_status": _count_by(cases, "status"),

@@ -41,7 +41,11 @@ def _customers_plan(demo: Demo, count: int) -> list[CustomerData]:
         else:
             given = "".join(rng.choices(T.GIVEN_NAME_CHARS, k=rng.choice((1, 2, 2))))
             name = rng.choice(T.SURNAMES) + given
-        email = f"{rng.randint(10_000_000, 3_999_999_999)}@qq.com" if rng.random() < 0.2 else ""
+        email = ""
+        if rng.random() < 0.2:
+            number = rng.randint(10_000_000, 3_999_999_999)
+            # Reserved domains (RFC 2606): a configured mail server never reaches a stranger.
+            email = f"{number}@{T.EMAIL_DOMAINS[number % len(T.EMAIL_DOMAINS)]}"
         openid = ""
         if rng.random() < 0.35:
             openid = "o" + "".join(rng.choices(string.ascii_letters + string.digits + "_-", k=27))

@@ -82,27 +82,48 @@ def _case_file(demo: Demo, plan: CasePlan) -> Case:
 
 
 def _assign(demo: Demo, plan: CasePlan, case: Case) -> None:
+    """The lead dispatches the case to the planned agent and team.
+
+    A channel case filed while the main team is on shift was routed to one of its agents
+    already: when the plan has it in the main team, that agent keeps it (a lead does not
+    overrule the round-robin for nothing) and works it instead of the planned one. The
+    second team's lead still takes her share from the main queue, as planned.
+    """
+    assignee_id, team_id = _holder(case)
+    team = demo.teams[plan.team]
+    routed = demo.user_by_pk.get(assignee_id) if assignee_id else None
+    if (
+        plan.filer == demo.users["channel-sync"]
+        and routed in demo.agents_of(plan.team)
+        and team_id == team.pk
+    ):
+        plan.handler = routed
+        return
+    if (assignee_id, team_id) == (plan.handler.pk, team.pk):
+        return
     if plan.spec.case_type == CT.PARTNER_DISPUTE:  # the manager hands resellers to a lead
         dispatcher = demo.users["sunli"]
     else:
         dispatcher = demo.lead_of(plan.team)
-    case_assign(
-        case=case,
-        actor=dispatcher,
-        assignee=plan.handler,
-        team=demo.teams[plan.team],
-    )
+    case_assign(case=case, actor=dispatcher, assignee=plan.handler, team=team)
 
 
 def _lead_takes(demo: Demo, plan: CasePlan, case: Case) -> None:
-    """After an appeal the case is one rung up: the team lead takes it personally."""
+    """After an appeal the case is one rung up: the team lead takes it personally (unless
+    routing already handed it to them)."""
     lead = demo.lead_of(plan.team)
     if plan.handler == lead:
         lead = demo.users["sunli"]
-    case_assign(
-        case=case, actor=lead, assignee=lead, team=demo.teams[plan.team], note=T.APPEAL_TAKEN
-    )
+    if _holder(case) != (lead.pk, demo.teams[plan.team].pk):
+        case_assign(
+            case=case, actor=lead, assignee=lead, team=demo.teams[plan.team], note=T.APPEAL_TAKEN
+        )
     plan.handler = lead
+
+
+def _holder(case: Case) -> tuple[int | None, int | None]:
+    """Who holds the case now: routing assigns it from the case hooks, not on this object."""
+    return Case.objects.filter(pk=case.pk).values_list("assignee_id", "team_id").get()
 
 
 def _ask(demo: Demo, plan: CasePlan, case: Case) -> None:

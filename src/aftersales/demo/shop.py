@@ -17,6 +17,7 @@ from aftersales.accounts.models import Team
 from aftersales.catalog.models import Product
 from aftersales.channels.models import Channel, Order, OrderLine, Shop
 from aftersales.demo import texts as T
+from aftersales.sla.calendar import DEFAULT_CALENDAR, Calendar
 
 
 class Clock:
@@ -70,9 +71,15 @@ class Demo:
     used_orders: set[int] = field(default_factory=set)
     claimed: Counter[int] = field(default_factory=Counter)
     tracking_numbers: set[str] = field(default_factory=set)
+    # The shop's business calendar: staff act only while the desk is open.
+    calendar: Calendar = DEFAULT_CALENDAR
 
     def __post_init__(self) -> None:
         self.clock = Clock(self.now)
+
+    @property
+    def user_by_pk(self) -> dict[int, User]:
+        return {user.pk: user for user in self.users.values()}
 
     def hours(self, low: float, high: float) -> timedelta:
         return timedelta(hours=self.rng.uniform(low, high))

@@ -131,6 +131,8 @@ class Person:
 
 
 TEAMS = ["售后一组", "售后二组"]
+# The team whose queue takes every case that names no team.
+MAIN_TEAM = 0
 
 PEOPLE = [
     Person("admin", "admin", "系统", "管理员"),
@@ -159,6 +161,8 @@ GIVEN_NAME_CHARS = (
 )
 PHONE_PREFIXES = ["138", "139", "137", "136", "135", "158", "159", "186", "187", "188", "150"]
 PHONE_PREFIXES += ["151", "177", "199", "133", "180"]
+# Customers' mail goes to the domains reserved for examples, never to a real mailbox.
+EMAIL_DOMAINS = ["example.com", "example.net", "example.org"]
 # A few buyers write in other languages, so notifications in vi/en have someone to reach.
 FOREIGN_CUSTOMERS = [
     ("Nguyễn Thị Lan", "vi"),

@@ -213,7 +213,9 @@ class SlaTarget(models.Model):
     first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
     next_response_minutes = models.PositiveIntegerField(_("next response (business minutes)"))
     resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
-    warn_percent = models.PositiveSmallIntegerField(_("warn at (percent of the target)"), default=80)
+    warn_percent = models.PositiveSmallIntegerField(
+        _("warn at (percent of the target)"), default=80
+    )
 
     class Meta:
         verbose_name = _("SLA target")

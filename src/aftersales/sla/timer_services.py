@@ -13,6 +13,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.cases.events import event_record
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.states import TERMINAL, CaseStatus
 from aftersales.channels.models import Order, OrderStatus
@@ -83,14 +84,36 @@ class _Sync:
         self.running[(kind, subject)] = timer
         return timer
 
+    def _late(self, timer: Timer) -> None:
+        due = f"{timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}"
+        label = TimerKind(timer.kind).label
+        event_record(
+            case=self.case,
+            kind="sla_breached",
+            actor=None,
+            from_status=self.case.status,
+            to_status=self.case.status,
+            note=_("SLA breached: %(target)s was due %(due)s.") % {"target": label, "due": due},
+            data={"target": timer.kind, "due_at": timer.due_at.isoformat(), "late": True},
+        )
+
     def stop(self, key: Key, state: str, reason: str) -> None:
         timer = self.running.pop(key, None)
         if timer is None:
             return
+        if (
+            state == TimerState.MET
+            and timer.state == TimerState.PENDING
+            and timer.due_at < self.now
+        ):
+            # Met after the deadline, before any sweep saw it (the worker was down, say): a
+            # breach all the same, and the timeline says so.
+            state, reason = TimerState.FIRED, _("Late: %(reason)s") % {"reason": reason}
+            self._late(timer)
         Timer.objects.filter(pk=timer.pk, state__in=RUNNING_STATES).update(
             state=state,
             reason=reason,
-            fired_at=self.now if state == TimerState.MET else None,
+            fired_at=self.now if state in (TimerState.MET, TimerState.FIRED) else None,
         )
         if timer.kind in TARGET_KINDS:  # its warning goes with it
             self.stop((TimerKind.WARNING, timer.kind), TimerState.CANCELLED, reason)

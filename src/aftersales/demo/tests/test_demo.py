@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -14,19 +14,33 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.test import override_settings
 from django.utils import timezone
 
-from aftersales.accounts.models import ApiToken, Membership
+from aftersales.accounts.models import ApiToken, Membership, Shift, Team
 from aftersales.accounts.services import token_authenticate
-from aftersales.cases.models import Case, CaseEvent, CaseLine, Escalation, Reason
+from aftersales.cases.models import Case, CaseEvent, CaseLine, Escalation, Priority, Reason
+from aftersales.cases.services import case_create
 from aftersales.cases.states import REFUND_TYPES, TERMINAL, CaseStatus, CaseType
 from aftersales.catalog.models import Category, Part, Product
-from aftersales.channels.models import Channel, Order, OrderStatus, Shop
+from aftersales.channels.models import Channel, Customer, Order, OrderStatus, Shop
 from aftersales.core.errors import Conflict
 from aftersales.demo import texts as T
 from aftersales.demo.builder import demo_load
+from aftersales.notify.models import Outbox
+from aftersales.sla.calendar import Span, business_add, is_open
+from aftersales.sla.hooks import clock_at
+from aftersales.sla.models import (
+    BusinessCalendar,
+    ClockSetting,
+    Holiday,
+    SlaTarget,
+    Timer,
+    TimerKind,
+    TimerState,
+)
+from aftersales.sla.services import calendar_for_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -193,9 +207,13 @@ class TestTheLoadedDemo:
                 CaseStatus.AWAITING_MERCHANT,
             )
             for before, after in zip(timeline, timeline[1:], strict=False):
+                assert before.created_at <= after.created_at, case.reference
+            # An entry that names no status (should a clock's warning or breach ever be
+            # recorded without one) takes no part in the chain.
+            chain = [e for e in timeline if e.from_status or e.to_status]
+            for before, after in zip(chain, chain[1:], strict=False):
                 assert after.from_status == before.to_status, case.reference
-                assert before.created_at <= after.created_at
-            assert timeline[-1].to_status == case.status
+            assert chain[-1].to_status == case.status
             assert case.created_at == first.created_at
             assert timeline[-1].created_at <= NOW
             if case.order:
@@ -244,16 +262,201 @@ class TestTheLoadedDemo:
             assert event.actor_label in {"liqiang", "zhaomin", "sunli"}
 
     def test_staff_work_in_service_hours(self, shop):
+        """Staff act while the desk is open: 09:00–24:00, 10:00–18:00 on public holidays."""
+        calendar = calendar_for_shop(shop)
         staff = CaseEvent.objects.filter(shop=shop).exclude(
             actor_label__in=["channel-sync", "system"]
         )
         assert staff.exists()
-        assert all(timezone.localtime(e.created_at).hour >= 9 for e in staff)
+        for event in staff:
+            assert is_open(calendar, event.created_at), (event.kind, event.created_at)
 
     def test_open_cases_are_recent(self, shop):
         """A desk does not leave cases open for months: open ones were touched lately."""
         for case in Case.objects.filter(shop=shop).exclude(status__in=TERMINAL):
             assert NOW - case.updated_at < timedelta(days=8), case.reference
+
+    def test_business_calendar_holidays_and_the_shops_own_targets(self, shop):
+        calendar = BusinessCalendar.objects.get(shop=shop)
+        assert (calendar.name, calendar.time_zone, calendar.is_default) == (
+            "客服工作时间",
+            "Asia/Shanghai",
+            True,
+        )
+        assert calendar.weekly_hours == [[["09:00", "24:00"]]] * 7
+        # The shop opened on 2026-05-24: the official 2026 days off from then on (端午, 中秋,
+        # 国庆 with its two 调休 Saturdays/Sundays), and 2027's New Year's Day.
+        duty, workday = [["10:00", "18:00"]], [["09:00", "24:00"]]
+        days_off = [
+            (date(2026, 6, 19), "端午节"),
+            (date(2026, 6, 20), "端午节"),
+            (date(2026, 6, 21), "端午节"),
+            (date(2026, 9, 25), "中秋节"),
+            (date(2026, 9, 26), "中秋节"),
+            (date(2026, 9, 27), "中秋节"),
+            *[(date(2026, 10, d), "国庆节") for d in range(1, 8)],
+            (date(2027, 1, 1), "元旦"),
+        ]
+        expected = [(day, name, "special_hours", duty) for day, name in days_off]
+        expected += [
+            (date(2026, 9, 20), "国庆节调休上班", "makeup_workday", workday),
+            (date(2026, 10, 10), "国庆节调休上班", "makeup_workday", workday),
+        ]
+        holidays = Holiday.objects.filter(shop=shop, calendar=calendar)
+        assert sorted(holidays.values_list("date", "name", "kind", "spans")) == sorted(expected)
+        assert [d.weekday() for d in (date(2026, 9, 20), date(2026, 10, 10))] == [6, 5]
+        # The clocks count on it: an hour's answer asked on National Day at 09:00 is due at
+        # 11:00, the duty desk opening at 10:00.
+        rules = calendar_for_shop(shop)
+        national_day = datetime(2026, 10, 1, 9, 0, tzinfo=rules.zone)
+        assert business_add(rules, national_day, timedelta(hours=1)) == national_day.replace(
+            hour=11
+        )
+        target = SlaTarget.objects.get(shop=shop)
+        assert (
+            target.case_type,
+            target.priority,
+            target.first_response_minutes,
+            target.next_response_minutes,
+            target.resolution_minutes,
+            target.warn_percent,
+        ) == (CaseType.COMPLAINT, Priority.URGENT, 30, 120, 480, 80)
+        setting = ClockSetting.objects.get(shop=shop)
+        assert (setting.channel.code, setting.kind, setting.hours) == (
+            "wechat",
+            TimerKind.MERCHANT_ANSWER,
+            24,
+        )
+
+    def test_urgent_complaints_run_on_the_shops_target(self, shop):
+        # Money complaints are urgent from the start (others may become so later on).
+        urgent = Case.objects.filter(
+            shop=shop, type=CaseType.COMPLAINT, priority=Priority.URGENT, priority_reason="money"
+        )
+        assert urgent.exists()
+        first = Timer.objects.filter(case__in=urgent, kind=TimerKind.FIRST_RESPONSE)
+        assert first.exists()
+        assert set(first.values_list("budget_seconds", flat=True)) == {30 * 60}
+        others = Timer.objects.filter(shop=shop, kind=TimerKind.FIRST_RESPONSE).exclude(
+            case__type=CaseType.COMPLAINT
+        )
+        assert set(others.values_list("budget_seconds", flat=True)) == {60 * 60}
+
+    def test_shifts_cover_the_desk_from_the_first_case_to_after_now(self, shop):
+        teams = {team.name: team.is_default for team in Team.objects.filter(shop=shop)}
+        assert teams == {"售后一组": True, "售后二组": False}
+        calendar = calendar_for_shop(shop)
+        main_agents = {p.username for p in T.PEOPLE if p.role == "agent" and p.team == 0}
+        leads = {"liqiang", "zhaomin"}
+        shifts = list(Shift.objects.filter(shop=shop).select_related("user"))
+        first = timezone.localtime(Case.objects.filter(shop=shop).earliest("created_at").created_at)
+        assert first.date() == date(2026, 8, 4)
+        last = (NOW + timedelta(days=3)).date()
+        days = [first.date() + timedelta(days=n) for n in range((last - first.date()).days + 1)]
+        holidays = [d for d in days if calendar.spans_on(d) != (Span(9 * 60, 24 * 60),)]
+        assert len(holidays) == 10  # 中秋 3, 国庆 7 (their 调休 days are full days)
+        # A full day: two agents per team and both leads; a holiday: one of each per team.
+        assert len(shifts) == 6 * (len(days) - len(holidays)) + 3 * len(holidays) == 642
+        for shift in shifts:
+            assert shift.team_id is None
+            assert is_open(calendar, shift.starts_at)
+            assert is_open(calendar, shift.ends_at - timedelta(minutes=1))
+
+        def on_shift(at: datetime) -> set[str]:
+            return {s.user.username for s in shifts if s.starts_at <= at < s.ends_at}
+
+        for day in days:
+            for span in calendar.spans_on(day):
+                opens = datetime.combine(day, time(), tzinfo=calendar.zone) + timedelta(
+                    minutes=span.start
+                )
+                closes = opens + timedelta(minutes=span.end - span.start)
+                for at in (opens, opens + (closes - opens) / 2, closes - timedelta(minutes=1)):
+                    assert on_shift(at) & main_agents, at
+                    assert on_shift(at) & leads, at
+        # Nobody is on shift while the desk is closed.
+        assert on_shift(NOW.replace(hour=8, minute=59)) == set()
+        # In the afternoon overlap both main-team agents are in.
+        assert on_shift(NOW.replace(hour=16)) >= main_agents
+
+    def test_a_case_filed_after_loading_is_routed_round_robin(self, shop):
+        sync = User.objects.get(username="channel-sync")
+        with transaction.atomic(), clock_at(NOW.replace(hour=16)):
+            filed = [
+                case_create(
+                    actor=sync,
+                    case_type=CaseType.COMPLAINT,
+                    reason=Reason.SERVICE_ATTITUDE,
+                    shop=shop,
+                    customer_words="客服一直不回消息，到底有没有人管？",
+                )
+                for _ in range(2)
+            ]
+            holders = [Case.objects.get(pk=case.pk) for case in filed]
+            assert {(c.assignee.username, c.team.name) for c in holders} == {
+                ("xiaomei", "售后一组"),
+                ("chenyu", "售后一组"),
+            }
+            transaction.set_rollback(True)
+
+    def test_every_clock_that_ran_out_has_acted(self, summary, shop):
+        fired_rows = Timer.objects.filter(shop=shop, state=TimerState.FIRED)
+        # Answers given after their target during the replay (no sweep ran meanwhile) were
+        # recorded as breaches when they came; the rest fired when the load caught up.
+        late = fired_rows.filter(reason__startswith="Late: ")
+        for timer in late:
+            assert timer.kind in (
+                TimerKind.FIRST_RESPONSE,
+                TimerKind.NEXT_RESPONSE,
+                TimerKind.RESOLUTION,
+            ), timer
+            assert CaseEvent.objects.filter(
+                case_id=timer.case_id, kind="sla_breached", created_at=timer.fired_at
+            ).exists()
+        late_events = CaseEvent.objects.filter(shop=shop, kind="sla_breached", data__late=True)
+        assert late.count() == late_events.count() > 0
+        fired = fired_rows.exclude(pk__in=late)
+        assert summary["timers_fired"] == fired.count() == 19
+        assert dict(fired.values_list("kind").annotate(n=Count("id"))) == {
+            TimerKind.CUSTOMER_DISPUTE: 2,
+            TimerKind.FIRST_RESPONSE: 1,
+            TimerKind.RESOLUTION: 7,
+            TimerKind.WARNING: 9,
+        }
+        assert not Timer.objects.filter(
+            shop=shop, state=TimerState.PENDING, due_at__lte=NOW
+        ).exists()
+        running = [TimerState.PENDING, TimerState.PAUSED]
+        assert (
+            summary["timers_running"] == Timer.objects.filter(shop=shop, state__in=running).count()
+        )
+        for timer in fired:
+            assert timer.due_at <= timer.fired_at <= NOW
+            assert timer.reason
+        # Each left its mark on its case's timeline, at the moment it fired.
+        kinds = {
+            TimerKind.CUSTOMER_DISPUTE: "appeal_window_closed",
+            TimerKind.FIRST_RESPONSE: "sla_breached",
+            TimerKind.RESOLUTION: "sla_breached",
+            TimerKind.WARNING: "sla_warning",
+        }
+        for timer in fired:
+            assert CaseEvent.objects.filter(
+                case_id=timer.case_id, kind=kinds[timer.kind], created_at=timer.fired_at
+            ).exists()
+        # A rejection nobody disputed became final seven days after it, not at the load.
+        for timer in fired.filter(kind=TimerKind.CUSTOMER_DISPUTE):
+            assert timer.fired_at < NOW - timedelta(days=1)
+
+    def test_customers_mail_only_reserved_example_domains(self, shop):
+        customers = Customer.objects.filter(shop=shop)
+        emails = list(customers.exclude(email="").values_list("email", flat=True))
+        assert (customers.count(), len(emails)) == (31, 10)
+        example = re.compile(r"\d+@example\.(com|net|org)")
+        assert all(example.fullmatch(email) for email in emails)
+        outbox = Outbox.objects.filter(shop=shop)
+        assert dict(outbox.values_list("channel").annotate(n=Count("id"))) == {"email": 42}
+        assert all(example.fullmatch(r) for r in outbox.values_list("recipient", flat=True))
 
     def test_a_second_load_is_refused(self, summary):
         with pytest.raises(Conflict):
@@ -348,6 +551,12 @@ def test_command_if_empty_loads_once_then_does_nothing():
     text = out.getvalue()
     assert "Demo shop 栖木生活旗舰店 (demo) loaded" in text
     assert "user admin, password admin" in text
+    assert re.search(
+        r"^  \d+ holidays and 调休 days, \d+ shifts, \d+ clocks fired by now, \d+ running, "
+        r"\d+ messages in the outbox$",
+        text,
+        re.M,
+    )
     for role in ("agent", "team_lead", "manager", "warehouse", "finance", "qa", "admin"):
         assert re.search(rf"^  {role} +\S+ +as_\S+$", text, re.M), role
     counts = (Order.objects.count(), Case.objects.count(), CaseEvent.objects.count())

@@ -96,6 +96,11 @@ def _rejected(order) -> Case:
 # --------------------------------------------------------------------------- lengths
 
 
+# Filed at T0 (Wednesday 10:00) and first answered at the five-day deadline.
+FIRST_RESPONSE_LATE = "SLA breached: First response was due 2026-11-25 11:00."
+RESOLUTION_LATE = "SLA breached: Resolution was due 2026-11-27 20:00."
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("kind", "shipped", "length", "text"),
@@ -185,6 +190,9 @@ def test_at_the_deadline_a_policy_that_rejects_rejects_by_its_rule(shop, order):
         ("deadline", "system", "awaiting_merchant", "awaiting_merchant", note),
         ("decision", "system", "awaiting_merchant", "awaiting_merchant", "不支持仅退款。"),
         ("reject", "system", "awaiting_merchant", "rejected", "不支持仅退款。"),
+        # Nobody had answered in five days: the targets the rejection ends were missed.
+        ("sla_breached", "system", "rejected", "rejected", RESOLUTION_LATE),
+        ("sla_breached", "system", "rejected", "rejected", FIRST_RESPONSE_LATE),
     ]
     answer.refresh_from_db()
     assert (answer.state, answer.fired_at, answer.reason) == (TimerState.FIRED, now, note)
@@ -217,6 +225,7 @@ def test_at_the_deadline_a_policy_that_routes_to_a_person_is_overtaken_by_approv
         ),
         ("decision", "system", "awaiting_merchant", "awaiting_merchant", "人工处理。"),
         ("approve", "system", "awaiting_merchant", "refunding", approved),
+        ("sla_breached", "system", "refunding", "refunding", FIRST_RESPONSE_LATE),
     ]
     answer.refresh_from_db()
     assert answer.reason == approved

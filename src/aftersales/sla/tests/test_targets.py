@@ -210,7 +210,21 @@ def test_resolution_is_met_when_the_case_ends(order, lead, ending):
         f"Resolved ({status}).",
     )
     assert timer(case, K.WARNING, K.RESOLUTION).state == TimerState.CANCELLED
-    assert timer(case, K.FIRST_RESPONSE).reason == "Answered by lead1."
+    # The answer came two hours after the first-response deadline and no sweep ran between:
+    # a breach all the same, in the timer and in the timeline.
+    first = timer(case, K.FIRST_RESPONSE)
+    assert (first.state, first.fired_at, first.reason) == (
+        TimerState.FIRED,
+        T0 + 3 * HOUR,
+        "Late: Answered by lead1.",
+    )
+    assert events(case)[2] == (
+        "sla_breached",
+        "system",
+        status,
+        status,
+        "SLA breached: First response was due 2026-11-25 11:00.",
+    )
     assert not running(case) & BUSINESS_CLOCKS
 
 
@@ -405,7 +419,8 @@ def test_waiting_on_the_customer_pauses_with_the_business_time_left_and_resumes(
     # Paused clocks do not fire however long the customer takes.
     report = timers_sweep_report(now=sh(11, 28, 23))
     assert (report.fired, report.cancelled) == (0, 0)
-    assert events(case)[-1][0] == "request_info"
+    # Asking two hours in answered the first response an hour late.
+    assert [e[0] for e in events(case)[-2:]] == ["request_info", "sla_breached"]
 
     # Saturday 23:00: one hour on Saturday, 15 on Sunday, 15 on Monday, 7 on Tuesday.
     with at(sh(11, 28, 23)):

@@ -215,7 +215,8 @@ def test_merchant_answer_clock_approves_a_return_and_the_shipping_clock_counts_f
 
     case.refresh_from_db()
     assert case.status == "awaiting_return"
-    assert events(case)[-1] == (
+    # (the first response, never given, was breached by this late answer: events[-1])
+    assert events(case)[-2] == (
         "approve",
         "system",
         "awaiting_merchant",

@@ -67,6 +67,11 @@ class Command(BaseCommand):
         )
         out(f"    by type:   {_pairs(summary['cases_by_type'])}")
         out(f"    by status: {_pairs(summary['cases_by_status'])}")
+        out(
+            f"  {counts['holidays']} holidays and 调休 days, {counts['shifts']} shifts, "
+            f"{summary['timers_fired']} clocks fired by now, {summary['timers_running']} running, "
+            f"{counts['outbox']} messages in the outbox"
+        )
         out("")
         out("Users:")
         for user in summary["users"]:
