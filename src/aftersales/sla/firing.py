@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -261,31 +262,43 @@ def _fire(timer: Timer, now: dt.datetime) -> Result:
     return "fired" if state == TimerState.FIRED else "cancelled"
 
 
-def _claim(now: dt.datetime, batch: int) -> tuple[int, list[Timer]]:
-    """The next due timers to fire, and how many were due in the window looked at."""
-    due = Timer.objects.filter(state=TimerState.PENDING, due_at__lte=now).order_by("due_at", "pk")
+Key = tuple[dt.datetime, int]
+
+
+def _claim(now: dt.datetime, batch: int, after: Key | None) -> tuple[Key | None, list[Timer]]:
+    """The next window of due timers after `after` in (due_at, id) order, and those of them
+    this sweeper could claim; the window's last key, or None when nothing is left."""
+    due = Timer.objects.filter(state=TimerState.PENDING, due_at__lte=now)
+    if after is not None:  # keyset: each sweeper walks the due timers once
+        due = due.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], pk__gt=after[1]))
+    due = due.order_by("due_at", "pk")
+    window = list(due.values_list("due_at", "pk", "case_id")[:batch])
+    if not window:
+        return None, []
+    last = window[-1][:2]
+    ids = [pk for _due, pk, _case in window]
     if not connection.features.has_select_for_update_skip_locked:
-        timers = list(due.select_related("order")[:batch])
-        return len(timers), timers
+        # SQLite: the IMMEDIATE transaction holds the write lock; nobody else is sweeping.
+        timers = Timer.objects.filter(pk__in=ids).order_by("due_at", "pk")
+        return last, list(timers.select_related("order"))
     # A case has several timers. Lock the window's cases first, then their timers in the
-    # window, skipping cases another sweeper or a request holds: the case services also lock
-    # a case before its timers, so no sweeper waits on another one. A batch stays `batch`
-    # timers at most; a case's other timers go in a later batch, locked the same way.
-    window = list(due.values_list("pk", "case_id")[:batch])
-    case_ids = sorted({case_id for _pk, case_id in window if case_id is not None})
+    # window, skipping cases another sweeper or a request holds (the case services also lock
+    # a case before its timers, so no sweeper waits on another): those timers are theirs.
+    case_ids = sorted({case_id for _due, _pk, case_id in window if case_id is not None})
     held = set(
         Case.objects.filter(pk__in=case_ids)
         .order_by("pk")
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    mine = [pk for pk, case_id in window if case_id is None or case_id in held]
+    mine = [pk for _due, pk, case_id in window if case_id is None or case_id in held]
     timers = list(
-        due.filter(pk__in=mine)
+        Timer.objects.filter(pk__in=mine, state=TimerState.PENDING)
+        .order_by("due_at", "pk")
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("order")
     )
-    return len(window), timers
+    return last, timers
 
 
 @dataclass
@@ -297,16 +310,16 @@ class SweepReport:
 def timers_sweep_report(*, now: dt.datetime, batch: int = 200) -> SweepReport:
     """Fire every pending timer due by `now`, a batch per transaction."""
     report = SweepReport()
+    after: Key | None = None
     while True:
         with transaction.atomic():
-            seen, timers = _claim(now, batch)
+            after, timers = _claim(now, batch, after)
             for timer in timers:
                 if _fire(timer, now) == "fired":
                     report.fired += 1
                 else:
                     report.cancelled += 1
-        # Done when the window was the last, or everything in it is held by someone else.
-        if seen < batch or not timers:
+        if after is None:
             return report
 
 

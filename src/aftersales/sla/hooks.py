@@ -17,6 +17,9 @@ from django.utils import timezone
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.channels.models import Order
 
+# Timeline events the clocks write themselves (firing.py): no status change, no answer.
+CLOCK_EVENTS = frozenset({"sla_warning", "sla_breached", "deadline", "appeal_window_closed"})
+
 _clock: ContextVar[dt.datetime | None] = ContextVar("sla_clock", default=None)
 
 
@@ -38,6 +41,8 @@ def case_transitioned(case: Case, event: CaseEvent) -> None:
     """Registered in cases.services.TRANSITION_HOOKS: runs inside the transition's transaction."""
     from aftersales.sla.timer_services import timers_sync
 
+    if event.kind in CLOCK_EVENTS:  # the clocks' own notes change nothing they count
+        return
     timers_sync(case=case, event=event, now=clock_now())
 
 

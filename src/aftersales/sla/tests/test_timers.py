@@ -440,3 +440,36 @@ def test_two_sweepers_at_once_fire_each_timer_once(channel):
         assert timer(c, K.MERCHANT_ANSWER).state == TimerState.FIRED
         c.refresh_from_db()
         assert c.status == "refunding"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_sweeper_passes_cases_someone_else_holds_and_fires_the_rest(channel):
+    cases = [_file(f.order(channel)) for _ in range(6)]
+    answers = [timer(c, K.MERCHANT_ANSWER) for c in cases]
+    now = T0 + ANSWER_IN
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_first_two() -> None:  # a request (or another sweeper) busy with two cases
+        try:
+            with transaction.atomic():
+                list(Case.objects.select_for_update().filter(pk__in=[c.pk for c in cases[:2]]))
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_first_two)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        # The first windows are all held cases' timers: the sweep walks on past them.
+        timers_sweep_report(now=now, batch=2)
+        states = [Timer.objects.get(pk=t.pk).state for t in answers]
+        assert states == ["pending"] * 2 + ["fired"] * 4
+    finally:
+        release.set()
+        holder.join()
+    timers_sweep_report(now=now, batch=2)
+    assert [Timer.objects.get(pk=t.pk).state for t in answers] == ["fired"] * 6
