@@ -73,11 +73,15 @@ def _candidates(
         )
     elif on_shift:
         members = members.filter(Exists(shifts))
+    order = ["assignment_turn", "pk"]
+    if team_id is None and not on_shift:  # anyone active, those on shift first
+        members = members.annotate(on_shift=Exists(shifts))
+        order.insert(0, "-on_shift")
     return (
         members.annotate(open_cases=Coalesce(Subquery(open_cases, output_field=IntegerField()), 0))
         .filter(open_cases__lt=F("max_open_cases"))
         .select_related("user")
-        .order_by("assignment_turn", "pk")
+        .order_by(*order)
     )
 
 
@@ -161,18 +165,11 @@ def case_route_up(*, case: Case, now: datetime) -> User | None:
             return None
         _lock_shop(locked.shop_id)
         role = ESCALATION_LADDER[level]
-        member = None
-        for on_shift in (True, False):
-            candidates = _candidates(
-                locked.shop_id,
-                role,
-                now,
-                on_shift=on_shift,
-                exclude_user_id=locked.assignee_id,
-            )
-            member = _take(candidates)
-            if member is not None:
-                break
+        # One query: those on shift first, then any other active member of the role.
+        candidates = _candidates(
+            locked.shop_id, role, now, on_shift=False, exclude_user_id=locked.assignee_id
+        )
+        member = _take(candidates)
         if member is None:
             return None
         return _give(case, member, now, locked.team)
