@@ -37,10 +37,15 @@ from aftersales.policies.limits import document_check
 from aftersales.policies.models import Policy, PolicyDecision, PolicyVersion, VersionStatus
 
 
+def _parsed_version(version: PolicyVersion) -> PolicyDoc:
+    # Versions never change once written, so their parse can be kept per process. The key
+    # carries the creation time too: SQLite hands an id out again after a rollback.
+    return _parsed(version.pk, version.created_at)
+
+
 @lru_cache(maxsize=256)
-def _parsed_version(version_id: int) -> PolicyDoc:
-    # Versions never change once written, so their parse can be kept per process.
-    return policy_parse(PolicyVersion.objects.get(pk=version_id).document)
+def _parsed(version_id: int, created_at: object) -> PolicyDoc:
+    return policy_parse(PolicyVersion.objects.get(pk=version_id, created_at=created_at).document)
 
 
 @lru_cache(maxsize=1)
@@ -302,7 +307,7 @@ def case_decide(
     if policy is None:
         version = live_version_for(case, lines)
         # A shop without a live policy decides nothing by itself: every case goes to a person.
-        policy = _parsed_version(version.pk) if version else NO_POLICY
+        policy = _parsed_version(version) if version else NO_POLICY
     facts = case_facts(case, now=now, lines=lines)
     decision = policy_decide(policy, facts)
     language = case.customer.language if case.customer_id else None

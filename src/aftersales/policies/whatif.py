@@ -229,7 +229,7 @@ def whatif_run(
     since = until - timedelta(days=days)
 
     live_scopes: dict[Scope, PolicyDoc] = {
-        (v.policy.channel_id, v.policy.category_id): _parsed_version(v.pk)
+        (v.policy.channel_id, v.policy.category_id): _parsed_version(v)
         for v in PolicyVersion.objects.filter(
             shop_id=shop.pk, status=VersionStatus.LIVE
         ).select_related("policy")

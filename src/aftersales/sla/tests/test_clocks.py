@@ -20,7 +20,7 @@ from aftersales.cases.services import (
 )
 from aftersales.channels.models import ChannelKind, Order
 from aftersales.channels.services import OrderData, OrderLineData, order_upsert
-from aftersales.policies.services import _parsed_version, policy_publish, policy_save
+from aftersales.policies.services import policy_publish, policy_save
 from aftersales.sla.firing import timer_fire, timers_sweep, timers_sweep_report
 from aftersales.sla.models import ClockSetting, LateShipment, Timer, TimerKind, TimerState
 from aftersales.sla.tests.clock import DAY, HOUR, MINUTE, T0, at, events, kinds, running, timer
@@ -55,14 +55,6 @@ REJECT_POLICY = _rule("no_refund_only", {"action": "auto_reject"}, "不支持仅
 PERSON_POLICY = _rule(
     "refund_only_by_hand", {"action": "route_to_person", "recommend": "approve"}, "人工处理。"
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_policy_parses():
-    # Parsed versions are cached by id, and a rolled-back test hands its ids out again.
-    _parsed_version.cache_clear()
-    yield
-    _parsed_version.cache_clear()
 
 
 def _publish(shop, document: dict) -> None:
