@@ -1,10 +1,11 @@
 """Cases: create, list (filters, keyset pages), detail with timeline, one endpoint per action."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.http import FileResponse, HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
@@ -323,6 +324,9 @@ class CaseQuery(Schema):
     unassigned: bool = False
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
+    # Breaching soon: open cases whose response or resolution target runs out within this
+    # many seconds from now (0: already overdue). Up to 30 days.
+    sla_due_within: int | None = Field(default=None, ge=0, le=30 * 24 * 3600)
     cursor: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
@@ -343,6 +347,11 @@ def case_list(request: HttpRequest, query: Query[CaseQuery]):
             unassigned=query.unassigned,
             created_from=query.created_from,
             created_to=query.created_to,
+            sla_due_by=(
+                timezone.now() + timedelta(seconds=query.sla_due_within)
+                if query.sla_due_within is not None
+                else None
+            ),
         ),
         before_id=query.cursor,
         limit=query.limit,

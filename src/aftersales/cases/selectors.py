@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.selectors import shop_ids_for
 from aftersales.cases.models import Case, CaseEvent
+from aftersales.cases.states import TERMINAL
 from aftersales.core.errors import NotFound
 
 
@@ -44,6 +46,21 @@ class CaseFilters:
     shop_id: int | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    # Breaching soon: an SLA target (first/next response, resolution) runs out by this time,
+    # or already has, and the case is still open (DESIGN §3 item 9's queue).
+    sla_due_by: datetime | None = None
+
+
+def _sla_due_by(qs: QuerySet[Case], moment: datetime) -> QuerySet[Case]:
+    timer = apps.get_model("sla", "Timer")  # sla builds on cases: no import at load time
+    targets = timer.objects.filter(
+        shop_id=OuterRef("shop_id"),
+        case_id=OuterRef("pk"),
+        state="pending",
+        kind__in=["first_response", "next_response", "resolution"],
+        due_at__lte=moment,
+    )
+    return qs.exclude(status__in=TERMINAL).filter(Exists(targets))
 
 
 def cases_list(
@@ -71,6 +88,8 @@ def cases_list(
         qs = qs.filter(created_at__gte=filters.created_from)
     if filters.created_to is not None:
         qs = qs.filter(created_at__lt=filters.created_to)
+    if filters.sla_due_by is not None:
+        qs = _sla_due_by(qs, filters.sla_due_by)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     # Pick the page's ids on the narrow index first, then load those rows with their joins:

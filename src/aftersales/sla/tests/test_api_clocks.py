@@ -83,3 +83,28 @@ def test_a_paused_clock_shows_the_business_time_it_kept(order, agent, api_for):
     assert resolution["seconds_left"] == targets_for(case).resolution.total_seconds() - 600
     first = [c for c in clocks if c["kind"] in ("first_response", "escalation")]
     assert first == []  # asking the customer was the first answer; nothing escalates meanwhile
+
+
+@pytest.mark.django_db
+def test_the_list_finds_the_cases_breaching_soon(order, agent, api_for):
+    with at(T0):
+        first = f.case(order, case_type="refund_only", reason="quality_defect")
+    with at(T0 + 40 * MINUTE):
+        second = f.case(f.order(order.channel), case_type="refund_only", reason="quality_defect")
+    with at(T0 + 5 * MINUTE):
+        case_request_info(case=first, actor=agent, question="请补充照片。")  # answered: met
+    api = api_for(agent)
+
+    def listed(now: dt.datetime, within: int) -> list[int]:
+        with mock.patch("aftersales.api.cases.timezone.now", return_value=now):
+            resp = api.get(f"/cases?sla_due_within={within}")
+        assert resp.status_code == 200
+        return [c["id"] for c in resp.json()["items"]]
+
+    # The second's first response is due at 11:40; the first's clocks are met or paused.
+    assert listed(T0 + 45 * MINUTE, 3600) == [second.pk]
+    assert listed(T0 + 45 * MINUTE, 30 * 60) == []
+    assert listed(T0 + 2 * HOUR, 0) == [second.pk]  # overdue, not yet swept
+    resp = api.get("/cases?sla_due_within=-1")
+    assert resp.status_code == 422
+    assert "sla_due_within" in str(resp.json()["error"]["fields"])
