@@ -237,6 +237,9 @@ Result = str  # "fired" | "cancelled"
 
 def _fire(timer: Timer, now: dt.datetime) -> Result:
     """Act on one claimed timer inside a savepoint; record the outcome on the row."""
+    if not Timer.objects.filter(pk=timer.pk, state=TimerState.PENDING).exists():
+        # An earlier timer of this batch moved the case, and its sync stopped this one.
+        return "cancelled"
     try:
         with transaction.atomic(), clock_at(now):
             if timer.order_id is not None:

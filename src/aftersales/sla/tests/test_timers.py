@@ -473,3 +473,25 @@ def test_a_sweeper_passes_cases_someone_else_holds_and_fires_the_rest(channel):
         holder.join()
     timers_sweep_report(now=now, batch=2)
     assert [Timer.objects.get(pk=t.pk).state for t in answers] == ["fired"] * 6
+
+
+@pytest.mark.django_db
+def test_a_timer_stopped_earlier_in_the_same_batch_keeps_its_own_outcome(order, monkeypatch):
+    from aftersales.sla import firing
+
+    case = _file(order)
+    warning = timer(case, K.WARNING, K.FIRST_RESPONSE)
+    first = timer(case, K.FIRST_RESPONSE)
+
+    def answered_meanwhile(t, c, now):  # as if the warning's action made a sync meet it
+        Timer.objects.filter(pk=first.pk).update(state=TimerState.MET, reason="Answered by x.")
+        return "warned"
+
+    monkeypatch.setitem(firing.ACTIONS, K.WARNING, answered_meanwhile)
+    report = timers_sweep_report(now=first.due_at)  # both due: the warning first
+    assert (report.fired, report.cancelled) == (1, 1)
+    first.refresh_from_db()
+    assert (first.state, first.reason) == (TimerState.MET, "Answered by x.")
+    assert "sla_breached" not in [e[0] for e in events(case)]
+    warning.refresh_from_db()
+    assert (warning.state, warning.reason) == (TimerState.FIRED, "warned")
