@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "aftersales.policies",
     "aftersales.sla",
     "aftersales.notify",
+    "aftersales.ledger",
     "aftersales.demo",
 ]
 

@@ -39,11 +39,14 @@ def require_shop_perm(actor: AbstractBaseUser | None, perm: str, shop_id: int, c
 
 @transaction.atomic
 def shop_create(*, code: str, name: str, currency: str = "CNY") -> Shop:
-    """A new shop starts with the default after-sales policy (DESIGN §5) live."""
-    from aftersales.policies.services import policy_install_default  # policies build on shops
+    """A new shop starts with the default after-sales policy (DESIGN §5) live and the standard
+    chart of ledger accounts."""
+    from aftersales.ledger.services import chart_install  # both build on shops
+    from aftersales.policies.services import policy_install_default
 
     shop = Shop.objects.create(code=code, name=name, currency=currency)
     policy_install_default(shop=shop)
+    chart_install(shop=shop)
     return shop
 
 
