@@ -126,3 +126,24 @@ def database_vendor() -> str:
     from django.db import connection
 
     return connection.vendor
+
+
+def shop_seed(*, products: int):
+    """The benchmarks' shop through the services: a Taobao channel and `products` products at
+    199.00 (SKU000 …). Returns (shop, channel, products)."""
+    from decimal import Decimal
+
+    from aftersales.catalog.services import ProductData, product_upsert
+    from aftersales.channels.services import channel_create, shop_create
+
+    shop = shop_create(code="bench", name="基准旗舰店")
+    channel = channel_create(actor=None, shop=shop, kind="taobao", code="taobao", name="淘宝")
+    made = [
+        product_upsert(
+            actor=None,
+            shop=shop,
+            data=ProductData(sku=f"SKU{i:03d}", name=f"蓝牙耳机 {i}", price=Decimal("199.00")),
+        )[0]
+        for i in range(products)
+    ]
+    return shop, channel, made

@@ -30,7 +30,14 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import cpu_capacity, database_prepare, format_ms, percentiles, quiet_wait
+from bench.common import (
+    cpu_capacity,
+    database_prepare,
+    format_ms,
+    percentiles,
+    quiet_wait,
+    shop_seed,
+)
 
 TYPES = ["return_refund"] * 4 + ["refund_only"] * 3 + ["exchange", "repair", "reissue"]
 REASONS = {
@@ -52,20 +59,9 @@ def seed(orders: int) -> tuple[str, list[dict]]:
     from django.utils import timezone
 
     from aftersales.accounts.services import token_create, user_ensure
-    from aftersales.catalog.services import ProductData, product_upsert
     from aftersales.channels.models import Customer, Order, OrderLine
-    from aftersales.channels.services import channel_create, shop_create
 
-    shop = shop_create(code="bench", name="基准旗舰店")
-    channel = channel_create(actor=None, shop=shop, kind="taobao", code="taobao", name="淘宝")
-    products = [
-        product_upsert(
-            actor=None,
-            shop=shop,
-            data=ProductData(sku=f"SKU{i:03d}", name=f"蓝牙耳机 {i}", price=Decimal("199.00")),
-        )[0]
-        for i in range(20)
-    ]
+    shop, channel, products = shop_seed(products=20)
     now = timezone.now()
     payloads = []
     for start in range(0, orders, 1000):

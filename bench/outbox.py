@@ -45,7 +45,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import cpu_ticks, database_prepare, format_ms, percentiles, quiet_wait
+from bench.common import cpu_ticks, database_prepare, format_ms, percentiles, quiet_wait, shop_seed
 from bench.intake import cpu_seconds, database_backend_pids, server_stop
 
 WORDS = "收到的耳机左边没有声音，充电盒也有划痕，希望尽快处理。"
@@ -112,21 +112,10 @@ def seed(files: int, endpoints: int, port: int) -> tuple[list, dict[str, str]]:
     every outbox row is a webhook) and the endpoints; returns (orders, path -> secret)."""
     from django.utils import timezone
 
-    from aftersales.catalog.services import ProductData, product_upsert
     from aftersales.channels.models import Customer, Order, OrderLine
-    from aftersales.channels.services import channel_create, shop_create
     from aftersales.notify.models import WebhookEndpoint
 
-    shop = shop_create(code="bench", name="基准旗舰店")
-    channel = channel_create(actor=None, shop=shop, kind="taobao", code="taobao", name="淘宝")
-    products = [
-        product_upsert(
-            actor=None,
-            shop=shop,
-            data=ProductData(sku=f"SKU{i:03d}", name=f"蓝牙耳机 {i}", price=Decimal("199.00")),
-        )[0]
-        for i in range(10)
-    ]
+    shop, channel, products = shop_seed(products=10)
     now = timezone.now()
     orders = []
     for start in range(0, files, 1000):
