@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.accounts.roles import ESCALATION_LADDER, ROLE_LABELS
@@ -38,6 +37,7 @@ from aftersales.policies.money import late_shipment_compensation
 from aftersales.sla.clocks import CLOCK_BY_KIND, length_text
 from aftersales.sla.hooks import clock_at
 from aftersales.sla.models import LateShipment, Timer, TimerKind, TimerState
+from aftersales.sla.targets import breach_note, warning_note
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,7 @@ def _escalation(timer: Timer, case: Case, now: dt.datetime) -> str:
 
 def _breach(timer: Timer, case: Case, now: dt.datetime) -> str:
     """A target was missed: say so; a missed answer goes one rung up so a lead looks at it."""
-    label = TimerKind(timer.kind).label
-    reason = _("SLA breached: %(target)s was due %(due)s.") % {
-        "target": label,
-        "due": f"{timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}",
-    }
+    reason = breach_note(timer.kind, timer.due_at)
     _record(
         case, "sla_breached", reason, {"target": timer.kind, "due_at": timer.due_at.isoformat()}
     )
@@ -167,11 +163,7 @@ def _warning(timer: Timer, case: Case, now: dt.datetime) -> str:
     ).first()
     if target is None:
         raise Skip(_("The target was met meanwhile."))
-    label = TimerKind(timer.subject).label
-    reason = _("%(target)s is due %(due)s.") % {
-        "target": label,
-        "due": f"{timezone.localtime(target.due_at):%Y-%m-%d %H:%M}",
-    }
+    reason = warning_note(timer.subject, target.due_at)
     _record(
         case, "sla_warning", reason, {"target": timer.subject, "due_at": target.due_at.isoformat()}
     )

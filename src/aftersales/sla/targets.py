@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
 from aftersales.cases.models import Case, CaseEvent, Priority
 from aftersales.cases.states import CaseStatus
+from aftersales.sla.hooks import CLOCK_EVENTS
 from aftersales.sla.models import SlaTarget, TimerKind
 
 MINUTE = dt.timedelta(minutes=1)
@@ -33,22 +37,16 @@ CUSTOMER_WAIT = frozenset(
 # The customer wrote to us: the next response is owed.
 CUSTOMER_MESSAGES = frozenset({"provide_info", "appeal"})
 # Events that are not an answer to the customer.
-NOT_RESPONSES = frozenset(
-    {
-        "created",
-        "assign",
-        "escalate",
-        "provide_info",
-        "appeal",
-        "record_return",
-        "add_evidence",
-        "decision",
-        "deadline",
-        "sla_warning",
-        "sla_breached",
-        "appeal_window_closed",
-    }
-)
+NOT_RESPONSES = CLOCK_EVENTS | {
+    "created",
+    "assign",
+    "escalate",
+    "provide_info",
+    "appeal",
+    "record_return",
+    "add_evidence",
+    "decision",
+}
 
 
 @dataclass(frozen=True)
@@ -98,3 +96,22 @@ def is_response(event: CaseEvent) -> bool:
     if event.kind in NOT_RESPONSES:
         return False
     return not (event.kind == "comment" and event.data.get("internal"))
+
+
+def _local(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def breach_note(kind: str, due_at: dt.datetime) -> str:
+    """The timeline's words for a missed target, whenever it is noticed."""
+    return _("SLA breached: %(target)s was due %(due)s.") % {
+        "target": TimerKind(kind).label,
+        "due": _local(due_at),
+    }
+
+
+def warning_note(kind: str, due_at: dt.datetime) -> str:
+    return _("%(target)s is due %(due)s.") % {
+        "target": TimerKind(kind).label,
+        "due": _local(due_at),
+    }

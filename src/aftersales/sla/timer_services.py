@@ -27,7 +27,13 @@ from aftersales.sla.clocks import (
 )
 from aftersales.sla.models import RUNNING_STATES, Timer, TimerKind, TimerState
 from aftersales.sla.services import calendar_for_shop_id
-from aftersales.sla.targets import CUSTOMER_MESSAGES, CUSTOMER_WAIT, is_response, targets_for
+from aftersales.sla.targets import (
+    CUSTOMER_MESSAGES,
+    CUSTOMER_WAIT,
+    breach_note,
+    is_response,
+    targets_for,
+)
 
 MARKET_KINDS = frozenset(clock.kind for clock in CASE_CLOCKS)
 TARGET_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE, TimerKind.RESOLUTION)
@@ -85,15 +91,13 @@ class _Sync:
         return timer
 
     def _late(self, timer: Timer) -> None:
-        due = f"{timezone.localtime(timer.due_at):%Y-%m-%d %H:%M}"
-        label = TimerKind(timer.kind).label
         event_record(
             case=self.case,
             kind="sla_breached",
             actor=None,
             from_status=self.case.status,
             to_status=self.case.status,
-            note=_("SLA breached: %(target)s was due %(due)s.") % {"target": label, "due": due},
+            note=breach_note(timer.kind, timer.due_at),
             data={"target": timer.kind, "due_at": timer.due_at.isoformat(), "late": True},
         )
 
