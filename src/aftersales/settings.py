@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "aftersales.sla",
     "aftersales.notify",
     "aftersales.ledger",
+    "aftersales.logistics",
     "aftersales.demo",
 ]
 

@@ -44,11 +44,16 @@ _AGENT_ACTIONS = [
     "cases.act_refund",
     "cases.act_escalate",
     "cases.act_complete",
+    "cases.act_intercept",
+    "cases.act_compensate",
 ]
 _LEAD_ACTIONS = ["cases.act_assign", "cases.act_close", "cases.act_process", "cases.act_ship"]
 _WAREHOUSE_ACTIONS = [
     "cases.act_record_return",
     "cases.act_receive",
+    "cases.act_inspect",
+    "cases.act_factory_send",
+    "cases.act_factory_receive",
     "cases.act_process",
     "cases.act_ship",
     "cases.act_complete",
@@ -62,12 +67,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _CUSTOMER_SIDE
     + _AGENT_ACTIONS
     + _LEAD_ACTIONS
-    + ["cases.act_receive"],
+    + ["cases.act_receive", "cases.act_inspect", "ledger.approve_compensation"],
     WAREHOUSE: _READ_ORDERS
     + ["cases.view_case", "cases.act_comment", "cases.act_add_evidence"]
     + _WAREHOUSE_ACTIONS,
     FINANCE: _READ_ORDERS
-    + ["cases.view_case", "cases.act_comment", "cases.act_refund", "cases.act_complete"],
+    + ["cases.view_case", "cases.act_comment", "cases.act_refund", "cases.act_complete"]
+    # Finance confirms refunds paid by hand (with proof) or records that one failed.
+    + ["cases.act_refund_settled", "cases.act_refund_failed"]
+    + ["ledger.view_account", "ledger.view_journalentry", "ledger.view_refund"],
     QA: _READ_ORDERS + ["cases.view_case", "cases.act_comment"],
     INTEGRATION: _READ_ORDERS
     + _WRITE_ORDERS
@@ -86,6 +94,7 @@ ROLE_PERMISSIONS[MANAGER] = sorted(
     set(
         ROLE_PERMISSIONS[TEAM_LEAD]
         + ROLE_PERMISSIONS[WAREHOUSE]
+        + ROLE_PERMISSIONS[FINANCE]
         + _WRITE_PRODUCTS
         + _READ_POLICIES
         + _WRITE_POLICIES

@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.catalog.models import Product
 from aftersales.catalog.services import ProductData, product_upsert
-from aftersales.channels.models import Channel, ChannelKind, Language, Order
+from aftersales.channels.models import Channel, ChannelKind, Language, Order, PaymentProvider
 from aftersales.channels.selectors import (
     channel_get_for_actor,
     channels_visible,
@@ -159,6 +159,8 @@ class OrderIn(In):
     signed_at: AwareDatetime | None = None
     cancelled: bool = False
     shipping_insurance: bool = False
+    payment_provider: PaymentProvider | None = None
+    payment_reference: str = Field(default="", max_length=64)
     shipments: list[ShipmentIn] = Field(default_factory=list, max_length=50)
 
 
@@ -198,6 +200,8 @@ class OrderOut(Schema):
     shipping_fee: Decimal
     total_paid: Decimal
     shipping_insurance: bool
+    payment_provider: str
+    payment_reference: str
     placed_at: datetime | None
     paid_at: datetime | None
     shipped_at: datetime | None
@@ -238,6 +242,8 @@ def order_put(request: HttpRequest, payload: OrderIn):
             signed_at=payload.signed_at,
             cancelled=payload.cancelled,
             shipping_insurance=payload.shipping_insurance,
+            payment_provider=payload.payment_provider or "",
+            payment_reference=payload.payment_reference,
             shipments=[ShipmentData(**s.model_dump()) for s in payload.shipments],
         ),
     )

@@ -39,14 +39,10 @@ def sniff_content_type(head: bytes) -> str | None:
     return None
 
 
-@transaction.atomic
-def evidence_add(
-    *, case: Case, actor: AbstractBaseUser | None, upload: UploadedFile, kind: str
-) -> Evidence:
-    _require(actor, "cases.act_add_evidence", case.shop_id)
-    errors: dict[str, str] = {}
-    if kind not in EvidenceKind.values:
-        errors["kind"] = _("Unknown evidence kind.")
+def upload_check(upload: UploadedFile, errors: dict[str, str] | None = None) -> str:
+    """Refuse an empty, oversized or unsupported file; returns its real content type. Every
+    file people attach (evidence, proof of a refund) passes here."""
+    errors = dict(errors or {})
     max_bytes = settings.EVIDENCE_MAX_BYTES
     if upload.size is None or upload.size == 0:
         errors["file"] = _("The file is empty.")
@@ -64,6 +60,18 @@ def evidence_add(
             _("Only photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, MOV) and PDF are accepted."),
             {"file": _("Unsupported file type.")},
         )
+    return content_type
+
+
+@transaction.atomic
+def evidence_add(
+    *, case: Case, actor: AbstractBaseUser | None, upload: UploadedFile, kind: str
+) -> Evidence:
+    _require(actor, "cases.act_add_evidence", case.shop_id)
+    errors: dict[str, str] = {}
+    if kind not in EvidenceKind.values:
+        errors["kind"] = _("Unknown evidence kind.")
+    content_type = upload_check(upload, errors)
     evidence = Evidence.objects.create(
         shop_id=case.shop_id,
         case=case,

@@ -157,6 +157,10 @@ class Case(models.Model):
     refund_method = models.CharField(
         _("refund method"), max_length=16, choices=RefundMethod.choices, blank=True
     )
+    # Kept back from the refund, decided at inspection (off unless the shop charges one).
+    restocking_fee = models.DecimalField(
+        _("restocking fee"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     # A decision above the actor's limit waits here for a higher role (awaiting_approval).
     pending_action = models.JSONField(_("action awaiting approval"), null=True, blank=True)
     approval_role = models.CharField(_("approval needed from"), max_length=16, blank=True)
@@ -212,6 +216,13 @@ class Case(models.Model):
             ("act_comment", "Can comment on cases"),
             ("act_assign", "Can assign cases"),
             ("act_add_evidence", "Can add evidence to cases"),
+            ("act_inspect", "Can inspect returns"),
+            ("act_refund_settled", "Can confirm a refund was paid"),
+            ("act_refund_failed", "Can record that a refund failed"),
+            ("act_intercept", "Can intercept a parcel"),
+            ("act_factory_send", "Can send an item to the factory"),
+            ("act_factory_receive", "Can receive an item back from the factory"),
+            ("act_compensate", "Can give goodwill compensation"),
         ]
         # Keyset pages walk (shop, …, id DESC); every hot index leads with shop_id.
         indexes = [

@@ -43,14 +43,16 @@ from aftersales.cases.states import (
     CaseType,
 )
 from aftersales.cases.transitions import (
+    Step,
     _require,
     _required_text,
     _step,
     event_announce,
 )
+from aftersales.catalog.models import Part
 from aftersales.channels.models import Channel, ChannelKind, Order, OrderLine, Shop
 from aftersales.core.errors import Conflict, Invalid
-from aftersales.core.money import ZERO, money
+from aftersales.core.money import MONEY_MAX, ZERO, money
 
 # A customer may dispute a rejection for this long (DESIGN §5 clocks; issue 4 makes it
 # configurable per channel).
@@ -315,13 +317,24 @@ def case_provide_info(
 
 
 def case_record_return(
-    *, case: Case, actor: AbstractBaseUser | None, courier: str, tracking_number: str
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    courier: str,
+    tracking_number: str,
+    postage: Decimal | None = None,
 ) -> Case:
+    """The customer sent the return: its tracking, and the postage they paid (which the shop
+    pays back when it bears the return shipping)."""
     courier = _required_text(courier, "courier")
     tracking_number = _required_text(tracking_number, "tracking_number")
+    if postage is not None and not ZERO <= money(postage) <= MONEY_MAX:
+        raise Invalid("case.invalid", _("Postage cannot be negative."), {"postage": str(postage)})
     with _step(case, actor, "record_return") as step:
         step.set(return_courier=courier, return_tracking_number=tracking_number)
         step.data.update({"courier": courier, "tracking_number": tracking_number})
+        if postage is not None:
+            step.data["postage"] = str(money(postage))
     return case
 
 
@@ -336,40 +349,85 @@ def case_receive(
     *,
     case: Case,
     actor: AbstractBaseUser | None,
+    inspections: list[LineInspection] | None = None,
+    note: str = "",
+    restocking_fee: Decimal | None = None,
+) -> Case:
+    """Goods arrived at the warehouse. With inspections (grade and disposition for every
+    returned line) it is received and inspected at once; without, `inspect` follows."""
+    with _step(case, actor, "receive", note=note) as step:
+        if inspections:
+            _inspect_lines(step, inspections, restocking_fee)
+        elif restocking_fee is not None:
+            raise Invalid(
+                "case.invalid_inspection",
+                _("A restocking fee is decided at inspection."),
+                {"restocking_fee": _("Inspect the lines first.")},
+            )
+    return case
+
+
+def case_inspect(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
     inspections: list[LineInspection],
     note: str = "",
+    restocking_fee: Decimal | None = None,
 ) -> Case:
-    """Goods arrived at the warehouse: grade and disposition for every returned line."""
-    with _step(case, actor, "receive", note=note) as step:
-        case_lines = {cl.pk: cl for cl in step.case.lines.all()}
-        errors: dict[str, str] = {}
-        by_line = {}
-        for i, inspection in enumerate(inspections):
-            if inspection.case_line_id not in case_lines:
-                errors[f"lines.{i}.case_line_id"] = _("Not a line of this case.")
-            elif inspection.case_line_id in by_line:
-                errors[f"lines.{i}.case_line_id"] = _("This line is listed twice.")
-            if inspection.grade not in Grade.values:
-                errors[f"lines.{i}.grade"] = _("Unknown grade.")
-            if inspection.disposition not in Disposition.values:
-                errors[f"lines.{i}.disposition"] = _("Unknown disposition.")
-            by_line[inspection.case_line_id] = inspection
-        missing = case_lines.keys() - by_line.keys()
-        if missing:
-            errors["lines"] = _("Every returned line needs an inspection (missing: %(ids)s).") % {
-                "ids": ", ".join(str(i) for i in sorted(missing))
-            }
-        if errors:
-            raise Invalid("case.invalid_inspection", _("The inspection is incomplete."), errors)
-        for line_id, inspection in by_line.items():
-            CaseLine.objects.filter(pk=line_id).update(
-                grade=inspection.grade, disposition=inspection.disposition
-            )
-        step.data["lines"] = [
-            {"case_line": k, "grade": v.grade, "disposition": v.disposition}
-            for k, v in sorted(by_line.items())
-        ]
+    """Grade and dispose of every returned line (stock follows the dispositions); a restocking
+    fee, if the shop charges one, is decided here and kept back from the refund."""
+    with _step(case, actor, "inspect", note=note) as step:
+        if any(line.disposition for line in step.case.lines.all()):
+            raise Conflict("case.already_inspected", _("This return was inspected already."))
+        _inspect_lines(step, inspections, restocking_fee)
     return case
+
+
+def _inspect_lines(
+    step: Step, inspections: list[LineInspection], restocking_fee: Decimal | None
+) -> None:
+    case_lines = {cl.pk: cl for cl in step.case.lines.select_related("order_line")}
+    errors: dict[str, str] = {}
+    by_line = {}
+    if restocking_fee is not None:
+        fee = money(restocking_fee)
+        if fee < ZERO or (step.case.refund_amount is not None and fee > step.case.refund_amount):
+            errors["restocking_fee"] = _("Between 0 and the refund.")
+        else:
+            step.set(restocking_fee=fee)
+            step.data["restocking_fee"] = str(fee)
+    for i, inspection in enumerate(inspections):
+        if inspection.case_line_id not in case_lines:
+            errors[f"lines.{i}.case_line_id"] = _("Not a line of this case.")
+        elif inspection.case_line_id in by_line:
+            errors[f"lines.{i}.case_line_id"] = _("This line is listed twice.")
+        if inspection.grade not in Grade.values:
+            errors[f"lines.{i}.grade"] = _("Unknown grade.")
+        if inspection.disposition not in Disposition.values:
+            errors[f"lines.{i}.disposition"] = _("Unknown disposition.")
+        by_line[inspection.case_line_id] = inspection
+    missing = case_lines.keys() - by_line.keys()
+    if missing:
+        errors["lines"] = _("Every returned line needs an inspection (missing: %(ids)s).") % {
+            "ids": ", ".join(str(i) for i in sorted(missing))
+        }
+    if errors:
+        raise Invalid("case.invalid_inspection", _("The inspection is incomplete."), errors)
+    for line_id, inspection in by_line.items():
+        CaseLine.objects.filter(pk=line_id).update(
+            grade=inspection.grade, disposition=inspection.disposition
+        )
+    step.data["lines"] = [
+        {
+            "case_line": k,
+            "sku": case_lines[k].order_line.sku,
+            "quantity": case_lines[k].quantity,
+            "grade": v.grade,
+            "disposition": v.disposition,
+        }
+        for k, v in sorted(by_line.items())
+    ]
 
 
 def case_refund(
@@ -395,15 +453,45 @@ def case_process(*, case: Case, actor: AbstractBaseUser | None, note: str = "") 
 
 
 def case_ship(
-    *, case: Case, actor: AbstractBaseUser | None, courier: str, tracking_number: str
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    courier: str,
+    tracking_number: str,
+    parts: list[str] | None = None,
 ) -> Case:
-    """Send the replacement, reissued or repaired item to the customer."""
+    """Send the replacement, reissued or repaired item to the customer. A reissue may send
+    only the missing parts (补发配件), named by their codes in the products' parts lists."""
     courier = _required_text(courier, "courier")
     tracking_number = _required_text(tracking_number, "tracking_number")
+    parts = list(parts or [])
     with _step(case, actor, "ship") as step:
+        if parts:
+            _check_parts(step.case, parts)
+            step.data["parts"] = parts
         step.set(outbound_courier=courier, outbound_tracking_number=tracking_number)
         step.data.update({"courier": courier, "tracking_number": tracking_number})
     return case
+
+
+def _check_parts(case: Case, parts: list[str]) -> None:
+    if case.type != CaseType.REISSUE:
+        raise Invalid(
+            "case.invalid", _("Only a reissue sends single parts."), {"parts": _("Not here.")}
+        )
+    product_ids = case.lines.values_list("order_line__product_id", flat=True)
+    known = set(
+        Part.objects.filter(shop_id=case.shop_id, product_id__in=product_ids).values_list(
+            "code", flat=True
+        )
+    )
+    unknown = {
+        f"parts.{i}": _("Not a part of these products.")
+        for i, code in enumerate(parts)
+        if code not in known
+    }
+    if unknown:
+        raise Invalid("case.invalid_parts", _("Some parts are unknown."), unknown)
 
 
 _COMPLETE_OUTCOMES = {
@@ -429,12 +517,6 @@ def case_complete(
                     {"outcome": _("compensated or explained")},
                 )
             final = outcome
-        elif step.before == CaseStatus.REFUNDING:
-            final = (
-                Outcome.STORE_CREDIT
-                if c.refund_method == RefundMethod.STORE_CREDIT
-                else Outcome.REFUNDED
-            )
         else:
             final = _COMPLETE_OUTCOMES[c.type]
         if outcome and outcome != final:
@@ -502,6 +584,41 @@ def case_cancel(*, case: Case, actor: AbstractBaseUser | None, note: str = "") -
     return case
 
 
+def case_refund_settled(
+    *, case: Case, actor: AbstractBaseUser | None, refund_key: str, note: str = ""
+) -> Case:
+    """The money reached the customer (the payment adapter, or finance with proof, says so):
+    the case succeeds, refunded or as store credit."""
+    with _step(case, actor, "refund_settled", note=note) as step:
+        c = step.case
+        outcome = (
+            Outcome.STORE_CREDIT
+            if c.refund_method == RefundMethod.STORE_CREDIT
+            else Outcome.REFUNDED
+        )
+        step.set(outcome=outcome)
+        step.data.update({"outcome": outcome, "refund": refund_key})
+    return case
+
+
+def case_refund_failed(
+    *,
+    case: Case,
+    actor: AbstractBaseUser | None,
+    refund_key: str,
+    back_to: str,
+    reason: str,
+) -> Case:
+    """The refund was refused for good (no money moved): the case goes back to where it was
+    decided from, with the reason, for a person to refund again or otherwise."""
+    reason = _required_text(reason, "reason")
+    with _step(case, actor, "refund_failed", note=reason) as step:
+        step.to = back_to
+        step.set(refund_amount=None)
+        step.data.update({"refund": refund_key, "back_to": back_to})
+    return case
+
+
 _CLOSE_OUTCOMES = {Outcome.WITHDRAWN, Outcome.EXPIRED, Outcome.EXPLAINED}
 
 
@@ -561,7 +678,9 @@ def case_assign(
     return case
 
 
-# Public map from action name to service, for the API and other dispatchers.
+# Public map from action name to service, for the API and other dispatchers. The apps that
+# own an action's other half add theirs in ready() (ledger: compensate; logistics: intercept,
+# factory legs).
 ACTION_SERVICES = {
     "approve": case_approve,
     "reject": case_reject,
@@ -573,6 +692,9 @@ ACTION_SERVICES = {
     "process": case_process,
     "ship": case_ship,
     "complete": case_complete,
+    "inspect": case_inspect,
+    "refund_settled": case_refund_settled,
+    "refund_failed": case_refund_failed,
     "escalate": case_escalate,
     "appeal": case_appeal,
     "cancel": case_cancel,

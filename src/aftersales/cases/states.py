@@ -66,6 +66,8 @@ def _common(case_type: str) -> Table:
             S.AWAITING_CUSTOMER: S.CLOSED,
         },
         "close": {s: S.CLOSED for s in OPEN},
+        # Goodwill to the customer, at any point (the ledger books it).
+        "compensate": {s: SAME for s in S},
     }
     if case_type in RETURN_TYPES:
         table["cancel"][S.AWAITING_RETURN] = S.CLOSED
@@ -73,6 +75,12 @@ def _common(case_type: str) -> Table:
         table["reject"][S.INSPECTING] = S.REJECTED
         table["record_return"] = {S.AWAITING_RETURN: S.RETURN_IN_TRANSIT}
         table["receive"] = {S.AWAITING_RETURN: S.INSPECTING, S.RETURN_IN_TRANSIT: S.INSPECTING}
+        # Grade and dispose of the returned lines once they are in (stock follows).
+        table["inspect"] = {S.INSPECTING: SAME}
+    if case_type in REFUND_TYPES or case_type == T.EXCHANGE:
+        # The payment adapter's answer: paid, or refused for good (back where it was).
+        table["refund_settled"] = {S.REFUNDING: S.SUCCEEDED}
+        table["refund_failed"] = {S.REFUNDING: RESUME}
     return table
 
 
@@ -82,7 +90,8 @@ def _build() -> dict[str, Table]:
     t = _common(T.REFUND_ONLY)
     t["approve"] = {S.AWAITING_MERCHANT: S.REFUNDING, S.AWAITING_APPROVAL: PENDING}
     t["refund"] = {S.AWAITING_MERCHANT: S.REFUNDING}
-    t["complete"] = {S.REFUNDING: S.SUCCEEDED}
+    # A parcel still on its way is stopped (拦截) before the refund.
+    t["intercept"] = {S.AWAITING_MERCHANT: SAME}
     tables[T.REFUND_ONLY] = t
 
     t = _common(T.RETURN_REFUND)
@@ -94,7 +103,6 @@ def _build() -> dict[str, Table]:
         S.INSPECTING: S.REFUNDING,
         S.RETURN_IN_TRANSIT: S.REFUNDING,
     }
-    t["complete"] = {S.REFUNDING: S.SUCCEEDED}
     tables[T.RETURN_REFUND] = t
 
     t = _common(T.EXCHANGE)
@@ -103,7 +111,7 @@ def _build() -> dict[str, Table]:
     # Out of stock for the replacement: refund instead.
     t["refund"] = {S.INSPECTING: S.REFUNDING}
     t["ship"] = {S.PROCESSING: S.SHIPPING_TO_CUSTOMER}
-    t["complete"] = {S.SHIPPING_TO_CUSTOMER: S.SUCCEEDED, S.REFUNDING: S.SUCCEEDED}
+    t["complete"] = {S.SHIPPING_TO_CUSTOMER: S.SUCCEEDED}
     tables[T.EXCHANGE] = t
 
     t = _common(T.REPAIR)
@@ -112,6 +120,9 @@ def _build() -> dict[str, Table]:
     t["request_info"][S.PROCESSING] = S.AWAITING_CUSTOMER
     t["ship"] = {S.PROCESSING: S.SHIPPING_TO_CUSTOMER}
     t["complete"] = {S.SHIPPING_TO_CUSTOMER: S.SUCCEEDED}
+    # Return to factory (返厂): the item leaves for the factory and comes back, still processing.
+    t["factory_send"] = {S.PROCESSING: SAME}
+    t["factory_receive"] = {S.PROCESSING: SAME}
     tables[T.REPAIR] = t
 
     t = _common(T.REISSUE)

@@ -124,6 +124,10 @@ def _step(
     case._state.fields_cache.clear()
 
 
+# The one transition step every app's case actions go through (ledger, logistics).
+case_step = _step
+
+
 def event_announce(case: Case, event: CaseEvent) -> None:
     """Tell the apps that hook into cases about a new timeline event: after filing, after
     every action, and for the events the clocks record (warnings, breaches, deadlines)."""

@@ -95,6 +95,13 @@ class Customer(models.Model):
         return self.name or self.phone or f"#{self.pk}"
 
 
+class PaymentProvider(models.TextChoices):
+    ALIPAY = "alipay", _("Alipay")
+    WECHATPAY = "wechatpay", _("WeChat Pay")
+    PLATFORM = "platform", _("The marketplace's own checkout")
+    OTHER = "other", _("Other (cash, bank transfer)")
+
+
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
     PAID = "paid", _("Paid, not shipped")
@@ -119,6 +126,12 @@ class Order(models.Model):
         _("total paid"), max_digits=12, decimal_places=2, default=Decimal("0.00")
     )
     shipping_insurance = models.BooleanField(_("return-shipping insurance"), default=False)
+    # How the customer paid: refunds go back the same way (DESIGN §5: original payment).
+    payment_provider = models.CharField(
+        _("paid through"), max_length=16, choices=PaymentProvider.choices, blank=True
+    )
+    # The provider's number for the payment (Alipay trade_no, WeChat Pay transaction_id).
+    payment_reference = models.CharField(_("payment number"), max_length=64, blank=True)
     placed_at = models.DateTimeField(_("placed at"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)

@@ -21,6 +21,7 @@ from aftersales.channels.models import (
     Order,
     OrderLine,
     OrderStatus,
+    PaymentProvider,
     Shipment,
     Shop,
 )
@@ -101,6 +102,8 @@ class OrderData:
     signed_at: datetime | None = None
     cancelled: bool = False
     shipping_insurance: bool = False
+    payment_provider: str = ""
+    payment_reference: str = ""
     shipments: list[ShipmentData] = field(default_factory=list)
 
 
@@ -126,6 +129,8 @@ def _validate_order(data: OrderData, products: dict[str, Product]) -> dict[str, 
         errors["lines"] = _("An order needs at least one line.")
     if money(data.shipping_fee) < ZERO:
         errors["shipping_fee"] = _("Cannot be negative.")
+    if data.payment_provider and data.payment_provider not in PaymentProvider.values:
+        errors["payment_provider"] = _("Unknown payment provider.")
     for i, line in enumerate(data.lines):
         key = f"lines.{i}"
         if line.sku in paid:
@@ -237,6 +242,8 @@ def _order_write(
         "shipped_at": data.shipped_at,
         "signed_at": data.signed_at,
         "shipping_insurance": data.shipping_insurance,
+        "payment_provider": data.payment_provider,
+        "payment_reference": data.payment_reference,
     }
     if order is None:
         order = Order.objects.create(

@@ -6,3 +6,16 @@ class LedgerConfig(AppConfig):
     name = "aftersales.ledger"
     label = "ledger"
     verbose_name = _("Ledger")
+
+    def ready(self) -> None:
+        from aftersales.cases.transitions import TRANSITION_HOOKS
+        from aftersales.core.beat import beat_register
+        from aftersales.ledger.refunds import refund_open, refunds_sweep
+
+        from aftersales.cases.services import ACTION_SERVICES
+        from aftersales.ledger.compensation import compensation_give
+
+        ACTION_SERVICES.setdefault("compensate", compensation_give)
+        if refund_open not in TRANSITION_HOOKS:
+            TRANSITION_HOOKS.append(refund_open)
+        beat_register("refunds", lambda now: refunds_sweep(now=now))

@@ -19,6 +19,8 @@ from aftersales.core.money import MONEY_MAX, ZERO, money
 from aftersales.ledger.chart import CHART
 from aftersales.ledger.models import Account, JournalEntry, JournalLine
 
+_CHART_CODES = frozenset(code for code, _name, _kind in CHART)
+
 
 @dataclass(frozen=True)
 class Posting:
@@ -42,6 +44,9 @@ def _validate(shop: Shop, postings: list[Posting]) -> tuple[dict[str, Account], 
     if len(postings) < 2:
         errors["postings"] = _("An entry needs at least two lines.")
     accounts = {a.code: a for a in Account.objects.filter(shop=shop)}
+    if any(p.account not in accounts and p.account in _CHART_CODES for p in postings):
+        # A shop from before an account joined the standard chart gets it now.
+        accounts = {a.code: a for a in chart_install(shop=shop)}
     debits = credits = ZERO
     for i, p in enumerate(postings):
         debit, credit = money(p.debit), money(p.credit)

@@ -10,6 +10,7 @@ from django.db.models import Sum
 
 from aftersales.cases.models import Case, CaseLine
 from aftersales.cases.states import REFUND_TYPES, CaseStatus
+from aftersales.logistics.models import Parcel, ParcelKind
 from aftersales.policies import money as m
 
 QUALITY_REASONS = frozenset(
@@ -105,6 +106,9 @@ def case_facts(case: Case, *, now: datetime, lines: list[CaseLine] | None = None
         "evidence_kinds": sorted(set(case.evidence.values_list("kind", flat=True))),
         "shipping_insurance": order.shipping_insurance if order else False,
         "warehouse_disproves": None,
-        "return_scanned": case.status == CaseStatus.RETURN_IN_TRANSIT,
+        "return_scanned": case.status == CaseStatus.RETURN_IN_TRANSIT
+        and Parcel.objects.filter(
+            shop_id=case.shop_id, case=case, kind=ParcelKind.RETURN, first_scan_at__isnull=False
+        ).exists(),
     }
     return facts

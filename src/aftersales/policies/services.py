@@ -252,6 +252,17 @@ def _apply(case: Case, decision: Decision, facts: dict[str, Any], text: str) -> 
         if action == "require_evidence":
             case_services.case_request_info(case=case, actor=None, question=text)
             return "request_info"
+        if action == "intercept" and case.type == CaseType.REFUND_ONLY:
+            from aftersales.logistics.models import Intercept, InterceptStatus
+            from aftersales.logistics.services import intercept_request  # builds on policies
+
+            asked = Intercept.objects.filter(
+                shop_id=case.shop_id, case=case, status=InterceptStatus.REQUESTED
+            ).exists()
+            if not asked and case.order_id and case.order.shipments.exists():
+                intercept_request(case=case, actor=None, note=text)
+                return "intercept"
+            return ""
         if action == "quote_repair":
             quote = _repair_quote(case, bool(facts.get("in_warranty")))
             case_services.case_request_info(

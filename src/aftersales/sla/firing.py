@@ -33,6 +33,8 @@ from aftersales.cases.services import (
 from aftersales.cases.states import TERMINAL, CaseStatus, CaseType
 from aftersales.cases.transitions import event_announce
 from aftersales.core.errors import DomainError
+from aftersales.ledger.compensation import credit_issue
+from aftersales.ledger.models import CreditKind
 from aftersales.policies.money import late_shipment_compensation
 from aftersales.sla.clocks import CLOCK_BY_KIND, length_text
 from aftersales.sla.hooks import clock_at
@@ -195,11 +197,23 @@ def late_shipment_record(timer: Timer, now: dt.datetime) -> str:
         now=max(now, timer.due_at + dt.timedelta(seconds=1)),
         hours=(timer.budget_seconds or 0) // 3600,
     )
-    LateShipment.objects.get_or_create(
+    late, created = LateShipment.objects.get_or_create(
         shop_id=order.shop_id,
         order=order,
         defaults={"due_at": timer.due_at, "detected_at": now, "compensation": amount},
     )
+    if created and late.compensation > 0:
+        # The coupon goes to the customer and into the books with the record.
+        credit_issue(
+            shop_id=order.shop_id,
+            kind=CreditKind.COUPON,
+            amount=late.compensation,
+            reason=_("Late shipment of order %(order)s") % {"order": order.external_id},
+            key=f"late_shipment:{order.pk}",
+            customer_id=order.customer_id,
+            order=order,
+            at=now,
+        )
     return _("Not shipped within %(length)s of payment: ¥%(amount)s compensation owed.") % {
         "length": _hours(timer),
         "amount": amount,

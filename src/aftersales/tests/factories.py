@@ -100,3 +100,18 @@ def case(
     return case_create(
         actor=None, case_type=case_type, reason=reason, order=order_, lines=lines, **kw
     )
+
+
+def refund_settle(case_: Case, actor: User | None = None, reference: str = "BANK-1"):
+    """Pay the case's live refund the way the worker and finance do: send it, then confirm a
+    by-hand one with a reference. Returns the refund."""
+    from aftersales.ledger.models import Refund
+    from aftersales.ledger.refunds import LIVE, refund_confirm, refund_send
+
+    refund = Refund.objects.get(case=case_, status__in=LIVE)
+    refund_send(refund_id=refund.pk)
+    refund.refresh_from_db()
+    if refund.status == "awaiting_proof":
+        refund = refund_confirm(refund=refund, actor=actor, reference=reference)
+    case_.refresh_from_db()
+    return refund

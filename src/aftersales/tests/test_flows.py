@@ -35,7 +35,7 @@ def test_refund_only_flow(order, agent):
         Decimal("100.00"),
         "original",
     )
-    s.case_complete(case=case, actor=agent)
+    f.refund_settle(case)
     assert (case.status, case.outcome) == ("succeeded", "refunded")
     assert _statuses(case) == ["awaiting_merchant", "refunding", "succeeded"]
     assert case.closed_at is not None
@@ -47,7 +47,7 @@ def test_return_refund_flow_with_store_credit(order, agent, warehouse):
     s.case_record_return(case=case, actor=agent, courier="中通", tracking_number="ZT778899")
     _receive(case, warehouse)
     s.case_refund(case=case, actor=agent, refund_method="store_credit")
-    s.case_complete(case=case, actor=agent)
+    f.refund_settle(case)
     assert _statuses(case) == [
         "awaiting_merchant",
         "awaiting_return",
