@@ -28,6 +28,7 @@ from aftersales.cases.models import (
 )
 from aftersales.cases.selectors import CaseFilters, case_get_for_actor, case_timeline, cases_list
 from aftersales.cases.states import CaseStatus, CaseType, allowed_actions
+from aftersales.cases.transitions import action_once
 from aftersales.channels.models import Channel
 from aftersales.channels.selectors import (
     channel_get_for_actor,
@@ -36,6 +37,10 @@ from aftersales.channels.selectors import (
     shop_get_for_actor,
 )
 from aftersales.core.errors import Invalid, NotFound
+from aftersales.ledger.compensation import compensation_give
+from aftersales.ledger.models import CreditKind
+from aftersales.logistics import services as logistics
+from aftersales.logistics.selectors import return_parcel
 from aftersales.policies.triggers import case_evidence_received, case_file
 from aftersales.sla.selectors import case_clocks
 
@@ -156,6 +161,8 @@ class CaseDetailOut(CaseSummaryOut):
     rejected_at: datetime | None
     closed_at: datetime | None
     allowed_actions: list[str]
+    # Where the customer sends the return (shown once the return is approved).
+    return_address: str
     # The latest policy decision: rule, action, facts read, explanation.
     decision: dict | None
     # Every running clock: marketplace deadlines, SLA targets, warnings, escalation.
@@ -166,6 +173,11 @@ class CaseDetailOut(CaseSummaryOut):
     @staticmethod
     def resolve_lines(case: Case):
         return list(case.lines.select_related("order_line"))
+
+    @staticmethod
+    def resolve_return_address(case: Case) -> str:
+        parcel = return_parcel(case)
+        return parcel.address if parcel else ""
 
     @staticmethod
     def resolve_allowed_actions(case: Case) -> list[str]:
@@ -420,14 +432,54 @@ class TrackingIn(In):
     tracking_number: str = Field(min_length=1, max_length=64)
 
 
+class ReturnSentIn(TrackingIn):
+    postage: Money | None = Field(default=None, description="what the customer paid to send it")
+
+
+class ShipIn(TrackingIn):
+    parts: list[str] = Field(
+        default_factory=list, max_length=50, description="reissue: only these part codes"
+    )
+
+
+class FactorySendIn(TrackingIn, NoteIn):
+    factory: str = Field(min_length=1, max_length=120)
+
+
+class FactoryReceiveIn(TrackingIn, NoteIn):
+    claim_amount: Money | None = Field(
+        default=None, description="what the factory owes us for the defect (supplier claim)"
+    )
+
+
+class CompensateIn(In):
+    amount: Money
+    kind: CreditKind = CreditKind.COUPON
+    note: str = Field(min_length=1, max_length=500)
+
+
 class InspectionIn(In):
     case_line_id: int
     grade: Grade
     disposition: Disposition
 
 
-class ReceiveIn(NoteIn):
+class InspectIn(NoteIn):
     lines: list[InspectionIn] = Field(min_length=1, max_length=500)
+    restocking_fee: Money | None = Field(default=None, description="kept back from the refund")
+
+
+class ReceiveIn(NoteIn):
+    lines: list[InspectionIn] = Field(
+        default_factory=list, max_length=500, description="inspect at once (else: inspect later)"
+    )
+    restocking_fee: Money | None = None
+
+
+def _inspections(p) -> list[services.LineInspection]:
+    return [
+        services.LineInspection(line.case_line_id, line.grade, line.disposition) for line in p.lines
+    ]
 
 
 class RefundIn(NoteIn):
@@ -493,9 +545,9 @@ ACTIONS = {
         ),
     ),
     "record_return": (
-        TrackingIn,
+        ReturnSentIn,
         lambda c, a, p: services.case_record_return(
-            case=c, actor=a, courier=p.courier, tracking_number=p.tracking_number
+            case=c, actor=a, courier=p.courier, tracking_number=p.tracking_number, postage=p.postage
         ),
     ),
     "receive": (
@@ -504,10 +556,18 @@ ACTIONS = {
             case=c,
             actor=a,
             note=p.note,
-            inspections=[
-                services.LineInspection(line.case_line_id, line.grade, line.disposition)
-                for line in p.lines
-            ],
+            inspections=_inspections(p),
+            restocking_fee=p.restocking_fee,
+        ),
+    ),
+    "inspect": (
+        InspectIn,
+        lambda c, a, p: services.case_inspect(
+            case=c,
+            actor=a,
+            note=p.note,
+            inspections=_inspections(p),
+            restocking_fee=p.restocking_fee,
         ),
     ),
     "refund": (
@@ -518,9 +578,41 @@ ACTIONS = {
     ),
     "process": (NoteIn, lambda c, a, p: services.case_process(case=c, actor=a, note=p.note)),
     "ship": (
-        TrackingIn,
+        ShipIn,
         lambda c, a, p: services.case_ship(
-            case=c, actor=a, courier=p.courier, tracking_number=p.tracking_number
+            case=c, actor=a, courier=p.courier, tracking_number=p.tracking_number, parts=p.parts
+        ),
+    ),
+    "intercept": (
+        NoteIn,
+        lambda c, a, p: logistics.intercept_request(case=c, actor=a, note=p.note),
+    ),
+    "factory_send": (
+        FactorySendIn,
+        lambda c, a, p: logistics.case_factory_send(
+            case=c,
+            actor=a,
+            factory=p.factory,
+            courier=p.courier,
+            tracking_number=p.tracking_number,
+            note=p.note,
+        ),
+    ),
+    "factory_receive": (
+        FactoryReceiveIn,
+        lambda c, a, p: logistics.case_factory_receive(
+            case=c,
+            actor=a,
+            courier=p.courier,
+            tracking_number=p.tracking_number,
+            claim_amount=p.claim_amount,
+            note=p.note,
+        ),
+    ),
+    "compensate": (
+        CompensateIn,
+        lambda c, a, p: compensation_give(
+            case=c, actor=a, amount=p.amount, kind=p.kind, note=p.note
         ),
     ),
     "complete": (
@@ -552,7 +644,14 @@ ACTIONS = {
 def _register(action: str, schema: type[Schema], call) -> None:
     def endpoint(request, case_id, payload):
         case = case_get_for_actor(request.auth, case_id)
-        call(case, request.auth, payload)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 120:
+            raise Invalid(
+                "request.invalid", _("The key is too long."), {"Idempotency-Key": "≤ 120"}
+            )
+        action_once(
+            case=case, action=action, key=key, run=lambda: call(case, request.auth, payload)
+        )
         return _detail(request, case_id)
 
     endpoint.__annotations__ = {"case_id": int, "payload": schema}

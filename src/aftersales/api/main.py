@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from aftersales.api import broadcasts, cases, orders, policies
+from aftersales.api import broadcasts, cases, orders, policies, refunds
 from aftersales.api.auth import BearerToken
 from aftersales.api.errors import install_error_handlers
 
@@ -24,4 +24,7 @@ api.add_router("", orders.router)
 api.add_router("", cases.router)
 api.add_router("", policies.router)
 api.add_router("", broadcasts.router)
+api.add_router("", refunds.router)
 api.add_router("", "aftersales.api.people.router")
+api.add_router("", "aftersales.api.ledger.router")
+api.add_router("", "aftersales.api.logistics.router")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,10 @@ from aftersales.cases.states import (
     target_status,
 )
 from aftersales.core.errors import Conflict, Forbidden, Invalid, NotFound
+
+# The caller's key for the request in progress (the API's Idempotency-Key header). Every
+# event the request writes carries it, so a retry can tell that it already acted.
+REQUEST_KEY: ContextVar[str] = ContextVar("aftersales_request_key", default="")
 
 # Called with the case and its new timeline event inside the transaction, after it is filed
 # and after every transition (the sla app keeps its timers in step, assignment routes it,
@@ -98,6 +103,8 @@ def _step(
             raise _invalid_transition(locked, action)
         step = Step(case=locked, before=locked.status, to=target)
         yield step
+        if REQUEST_KEY.get():
+            step.data.setdefault("idempotency_key", REQUEST_KEY.get())
         if step.to == SAME:
             step.to = step.before
         if step.to in (RESUME, PENDING):  # a body that forgot to resolve it is a bug
@@ -126,6 +133,34 @@ def _step(
 
 # The one transition step every app's case actions go through (ledger, logistics).
 case_step = _step
+
+
+def action_once(*, case: Case, action: str, key: str, run: Callable[[], object]) -> bool:
+    """Run a case action once per caller key. A retry of a request that already acted (or
+    that loses the race to its own twin) runs nothing and returns False; True when it ran.
+    Without a key every call runs."""
+    if not key:
+        run()
+        return True
+
+    def acted() -> bool:
+        return CaseEvent.objects.filter(
+            shop_id=case.shop_id, case_id=case.pk, kind=action, data__idempotency_key=key
+        ).exists()
+
+    if acted():
+        return False
+    token = REQUEST_KEY.set(key)
+    try:
+        run()
+    except Conflict:
+        # The twin that held the lock first moved the case on; if it was us, that is a replay.
+        if acted():
+            return False
+        raise
+    finally:
+        REQUEST_KEY.reset(token)
+    return True
 
 
 def event_announce(case: Case, event: CaseEvent) -> None:

@@ -200,8 +200,10 @@ class Refund(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=RefundStatus.choices, default=R.PENDING
     )
-    # The parts of the payout: goods (sales returns), return postage we bear, interest on
-    # funds we delayed, less a restocking fee. amount = goods + shipping + interest − fee.
+    # What the provider pays back on the original payment: goods less a restocking fee
+    # (amount = goods − fee, never more than was paid). Return postage we bear and interest on
+    # funds we delayed go on top as store credit, since a provider refunds no more than the
+    # payment: the settlement books all of it in one entry.
     goods_amount = models.DecimalField(_("goods"), max_digits=12, decimal_places=2)
     shipping_amount = models.DecimalField(
         _("return postage"), max_digits=12, decimal_places=2, default=0
@@ -247,6 +249,11 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.amount} {self.status}"
+
+    @property
+    def extras(self):
+        """Postage and interest, credited to the customer beside the payout."""
+        return self.shipping_amount + self.interest
 
 
 class CreditKind(models.TextChoices):

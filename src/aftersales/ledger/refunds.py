@@ -117,7 +117,7 @@ def refund_open(case: Case, event: CaseEvent) -> Refund | None:
         shipping_amount=shipping,
         interest=interest,
         restocking_fee=fee,
-        amount=goods + shipping + interest - fee,
+        amount=goods - fee,
         from_status=back_to,
         next_attempt_at=now,
         due_at=due_at,
@@ -239,13 +239,14 @@ def _apply(refund: Refund, result: base.RefundResult, now: datetime) -> None:
 
 
 def _postings(refund: Refund) -> list[Posting]:
-    paid_from = "store_credit" if refund.provider == Provider.STORE_CREDIT else "payment_clearing"
+    to_credit = refund.provider == Provider.STORE_CREDIT
     lines = [
         Posting("sales_returns", debit=refund.goods_amount),
         Posting("return_shipping", debit=refund.shipping_amount),
         Posting("compensation", debit=refund.interest),
         Posting("restocking_revenue", credit=refund.restocking_fee),
-        Posting(paid_from, credit=refund.amount),
+        Posting("payment_clearing", credit=ZERO if to_credit else refund.amount),
+        Posting("store_credit", credit=refund.extras + (refund.amount if to_credit else ZERO)),
     ]
     return [p for p in lines if p.debit > ZERO or p.credit > ZERO]
 
@@ -265,12 +266,13 @@ def _settle(refund: Refund, provider_reference: str, at: datetime, actor=None) -
         key=f"refund:{refund.key}",
         at=at,
     )
-    if refund.provider == Provider.STORE_CREDIT:
+    credited = refund.extras + (refund.amount if refund.provider == Provider.STORE_CREDIT else ZERO)
+    if credited > ZERO:
         CustomerCredit.objects.create(
             shop_id=refund.shop_id,
             customer_id=case.customer_id,
             kind=CreditKind.STORE_CREDIT,
-            amount=refund.amount,
+            amount=credited,
             case=case,
             order_id=refund.order_id,
             reason=refund.key,

@@ -92,7 +92,18 @@ def case_context(case: Case, event: CaseEvent, language: str) -> dict[str, Any]:
             "courier": case.outbound_courier,
             "tracking_number": case.outbound_tracking_number,
             "note": event.note if event.kind in _PUBLIC_NOTES else "",
+            "return_address": _return_address(case),
         }
+
+
+def _return_address(case: Case) -> str:
+    """Where the customer sends the goods, while the case waits for them."""
+    if case.status != CaseStatus.AWAITING_RETURN:
+        return ""
+    from aftersales.logistics.selectors import warehouse_for_returns  # builds on notify's peers
+
+    warehouse = warehouse_for_returns(case.shop_id)
+    return warehouse.return_address if warehouse else ""
 
 
 def case_event_payload(case: Case, event: CaseEvent) -> dict[str, Any]:

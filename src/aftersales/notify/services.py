@@ -134,6 +134,8 @@ def customer_event(event: CaseEvent) -> str | None:
     kind = event.kind
     if kind == "approve" and event.to_status == CaseStatus.REFUNDING:
         kind = "refund"  # approving a refund-only case (or a pending refund) is the refund
+    if kind == "refund_settled":
+        kind = "complete"  # the money arrived: the case is done in the customer's favour
     if kind == "comment" and event.data.get("internal", False):
         return None
     return kind if kind in NotifyEvent.values else None

@@ -60,6 +60,8 @@ def order(
     shipping_fee: str = "0.00",
     shipped: bool = True,
     signed: bool = True,
+    payment_provider: str = "",
+    payment_reference: str = "",
 ) -> Order:
     """lines: (product, quantity, unit_price, discount). Default: one product, 2 × 50.00."""
     if lines is None:
@@ -75,6 +77,8 @@ def order(
         paid_at=NOW - timedelta(days=5),
         shipped_at=NOW - timedelta(days=4) if shipped else None,
         signed_at=NOW - timedelta(days=2) if signed and shipped else None,
+        payment_provider=payment_provider,
+        payment_reference=payment_reference,
     )
     created, _ = order_upsert(actor=None, channel=channel_, data=data)
     return created
