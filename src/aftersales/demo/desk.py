@@ -13,6 +13,7 @@ from aftersales.accounts.services import shift_create
 from aftersales.cases.models import Priority
 from aftersales.cases.states import CaseType
 from aftersales.demo.shop import Demo
+from aftersales.logistics.models import Warehouse
 from aftersales.sla.calendar import Calendar
 from aftersales.sla.models import ClockSetting, HolidayKind, SlaTarget, TimerKind
 from aftersales.sla.services import calendar_for_shop, calendar_save, holiday_add
@@ -105,6 +106,18 @@ def desk_build(demo: Demo) -> None:
     )
     setting.full_clean()
     setting.save()
+    # Returns go to the Hangzhou warehouse: its address is shown on every approved return.
+    warehouse = Warehouse(
+        shop=shop,
+        code="hz-main",
+        name="杭州余杭仓",
+        contact_name="售后仓 王师傅",
+        phone="0571-88000000",
+        address="浙江省杭州市余杭区仓前街道文一西路 1288 号 3 号库 售后组",
+        is_default=True,
+    )
+    warehouse.full_clean()
+    warehouse.save()
     demo.calendar = calendar_for_shop(shop)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from aftersales.cases.models import Case, CaseEvent
+from aftersales.ledger.refunds import refund_send
 from aftersales.tests import factories as f
 
 
@@ -79,8 +80,20 @@ def test_create_case_from_order_reference_then_walk_return_refund(api_for, agent
     assert resp.json()["status"] == "refunding"
     assert resp.json()["refund_amount"] == "50.00"
 
-    resp = api.post(f"/cases/{case_id}/actions/complete", {})
-    detail = resp.json()
+    # No payment account: finance pays it by hand and confirms with the bank's reference.
+    refunds = api.get(f"/cases/{case_id}/refunds").json()
+    assert [(r["provider"], r["status"], r["amount"]) for r in refunds] == [
+        ("manual", "pending", "50.00")
+    ]
+    refund_send(refund_id=refunds[0]["id"])
+    finance = api_for(f.user("finance", [order.shop]))
+    resp = finance.client.post(
+        f"/api/v1/refunds/{refunds[0]['id']}/actions/confirm",
+        {"reference": "CMB-0001"},
+        **finance.headers,
+    )
+    assert resp.status_code == 200, resp.content
+    detail = api.get(f"/cases/{case_id}").json()
     assert detail["status"] == "succeeded"
     assert detail["outcome"] == "refunded"
     assert [e["kind"] for e in detail["timeline"]] == [
@@ -90,7 +103,7 @@ def test_create_case_from_order_reference_then_walk_return_refund(api_for, agent
         "record_return",
         "receive",
         "refund",
-        "complete",
+        "refund_settled",
     ]
     assert detail["timeline"][-1]["from_status"] == "refunding"
     assert detail["timeline"][-1]["to_status"] == "succeeded"

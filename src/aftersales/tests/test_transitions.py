@@ -21,8 +21,8 @@ from aftersales.cases.states import (
     target_status,
 )
 from aftersales.channels.models import ChannelKind, Shipment
-from aftersales.logistics.models import Parcel
 from aftersales.core.errors import Conflict
+from aftersales.logistics.models import Parcel
 from aftersales.tests import factories as f
 
 # What awaiting_approval is waiting for, per type (refund decisions where a type has one).
