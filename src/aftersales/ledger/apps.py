@@ -8,12 +8,11 @@ class LedgerConfig(AppConfig):
     verbose_name = _("Ledger")
 
     def ready(self) -> None:
+        from aftersales.cases.services import ACTION_SERVICES
         from aftersales.cases.transitions import TRANSITION_HOOKS
         from aftersales.core.beat import beat_register
-        from aftersales.ledger.refunds import refund_open, refunds_sweep
-
-        from aftersales.cases.services import ACTION_SERVICES
         from aftersales.ledger.compensation import compensation_give
+        from aftersales.ledger.refunds import refund_open, refunds_sweep
 
         ACTION_SERVICES.setdefault("compensate", compensation_give)
         if refund_open not in TRANSITION_HOOKS:

@@ -8,11 +8,10 @@ class LogisticsConfig(AppConfig):
     verbose_name = _("Logistics and warehouse")
 
     def ready(self) -> None:
-        from aftersales.cases.transitions import TRANSITION_HOOKS
-        from aftersales.logistics.hooks import case_transitioned
-
         from aftersales.cases.services import ACTION_SERVICES
+        from aftersales.cases.transitions import TRANSITION_HOOKS
         from aftersales.logistics import services
+        from aftersales.logistics.hooks import case_transitioned
 
         ACTION_SERVICES.setdefault("intercept", services.intercept_request)
         ACTION_SERVICES.setdefault("factory_send", services.case_factory_send)
