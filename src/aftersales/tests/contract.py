@@ -32,6 +32,11 @@ ACTIONS = [
     "close",
     "comment",
     "assign",
+    "inspect",
+    "intercept",
+    "factory_send",
+    "factory_receive",
+    "compensate",
 ]
 
 

@@ -46,6 +46,7 @@ def test_create_case_from_order_reference_then_walk_return_refund(api_for, agent
         "comment",
         "cancel",
         "close",
+        "compensate",
         "approve",
         "refund",
     ]

@@ -29,7 +29,9 @@ from aftersales.tests.contract import (
 )
 
 # A return case may also be refunded at once (keep the item) from awaiting_merchant.
-FRESH_ALLOWED = "reject,request_info,escalate,assign,comment,cancel,close,approve,refund"
+FRESH_ALLOWED = (
+    "reject,request_info,escalate,assign,comment,cancel,close,compensate,approve,refund"
+)
 HUGE = 10**23  # beyond any 64-bit id
 
 
@@ -103,6 +105,15 @@ def valid_action_body(action: str, w) -> dict:
         "close": {"outcome": "expired"},
         "comment": {"text": "已联系客户"},
         "assign": {"assignee_id": w.agent.pk},
+        "inspect": {
+            "lines": [
+                {"case_line_id": w.case_line.pk, "grade": "refurbish", "disposition": "refurbish"}
+            ]
+        },
+        "intercept": {},
+        "factory_send": {"factory": "深圳工厂", "courier": "SF", "tracking_number": "SF300"},
+        "factory_receive": {"courier": "SF", "tracking_number": "SF301"},
+        "compensate": {"amount": "5.00", "note": "致歉"},
     }[action]
 
 
@@ -896,8 +907,10 @@ def _bad_action_bodies():
         "request_info": {"question"},
         "provide_info": {"answer"},
         "record_return": {"courier", "tracking_number"},
-        "receive": {"lines"},
+        "inspect": {"lines"},
         "ship": {"courier", "tracking_number"},
+        "factory_send": {"factory", "courier", "tracking_number"},
+        "compensate": {"amount", "note"},
         "appeal": {"note"},
         "comment": {"text"},
     }
@@ -911,7 +924,8 @@ def _bad_action_bodies():
     yield "cancel", {"note": "x" * 5001}, {"note"}
     yield "record_return", {"courier": "", "tracking_number": "1"}, {"courier"}
     yield "ship", {"courier": "SF", "tracking_number": "9" * 65}, {"tracking_number"}
-    yield "receive", {"lines": []}, {"lines"}
+    yield "inspect", {"lines": []}, {"lines"}
+    yield "compensate", {"amount": "0.001", "note": "x"}, {"amount"}
     yield (
         "receive",
         {"lines": [{}]},
@@ -1045,8 +1059,8 @@ def test_illegal_transition_from_awaiting_merchant_is_409(api_for, world, action
     assert db_state() == before
 
 
-@pytest.mark.parametrize("action", [a for a in ACTIONS if a != "comment"])
-def test_a_closed_case_takes_only_comments(api_for, world, action):
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a not in ("comment", "compensate")])
+def test_a_closed_case_takes_only_comments_and_goodwill(api_for, world, action):
     case_close(case=world.case, actor=None, outcome="withdrawn")
     before = db_state()
     resp = api_for(world.manager).post(
@@ -1056,7 +1070,7 @@ def test_a_closed_case_takes_only_comments(api_for, world, action):
         resp,
         409,
         "case.invalid_transition",
-        {"action": action, "status": "closed", "allowed": "comment"},
+        {"action": action, "status": "closed", "allowed": "comment,compensate"},
     )
     assert db_state() == before
     assert Case.objects.get(pk=world.case.pk).status == "closed"
@@ -1074,7 +1088,7 @@ def test_the_same_action_twice_is_409_the_second_time(api_for, world):
         {
             "action": "approve",
             "status": "awaiting_return",
-            "allowed": "escalate,assign,comment,cancel,close,record_return,receive",
+            "allowed": "escalate,assign,comment,cancel,close,compensate,record_return,receive",
         },
     )
     assert db_state() == before
@@ -1089,7 +1103,7 @@ def test_rejected_case_takes_appeal_but_not_approve(api_for, world):
         resp,
         409,
         "case.invalid_transition",
-        {"action": "approve", "status": "rejected", "allowed": "comment,appeal"},
+        {"action": "approve", "status": "rejected", "allowed": "comment,compensate,appeal"},
     )
     assert db_state() == before
 

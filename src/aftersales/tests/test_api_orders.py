@@ -72,6 +72,8 @@ def test_create_then_same_payload_again_is_idempotent(api_for, agent, channel, p
         # 3 × 33.33 − 0.01 = 99.98; 45.67 as given; 2 × 19.90 = 39.80; + 12.50 shipping
         "total_paid": "197.95",
         "shipping_insurance": False,
+        "payment_provider": "",
+        "payment_reference": "",
         "placed_at": None,
         "paid_at": "2026-11-01T02:00:00Z",
         "shipped_at": None,

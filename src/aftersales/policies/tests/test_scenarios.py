@@ -21,6 +21,8 @@ from aftersales.channels.services import (
     ShipmentData,
     order_upsert,
 )
+from aftersales.logistics.courier import ScanIn, courier_events_ingest
+from aftersales.logistics.models import CourierFeed
 from aftersales.policies.models import PolicyDecision
 from aftersales.policies.services import case_decide, policy_install_default
 from aftersales.policies.triggers import case_evidence_received, case_file, order_put
@@ -280,11 +282,18 @@ def test_item_worth_less_than_the_return_is_refunded_and_kept(channel, products)
 def test_lightning_refund_at_the_first_courier_scan(channel, products):
     case = _file(_order(channel, products["cup"], days=2), "return_refund", "no_reason")
     cs.case_record_return(case=case, actor=None, courier="中通", tracking_number="ZT1")
-    case_decide(case=case, trigger="courier_scan")
+    case_decide(case=case, trigger="tracking_entered")  # a number alone is not a scan
     case.refresh_from_db()
-    assert (case.status, case.decision["rule"], case.refund_amount) == (
+    assert (case.status, case.refund_amount) == ("return_in_transit", None)
+
+    feed = CourierFeed.objects.create(shop=case.shop, code="kd", name="快递", secret="s")
+    scan = ScanIn("E1", "中通", "ZT1", "picked_up", timezone.now(), location="杭州")
+    courier_events_ingest(feed=feed, scans=[scan])
+    case.refresh_from_db()
+    assert (case.status, case.decision["rule"], case.decision["trigger"], case.refund_amount) == (
         "refunding",
         "lightning_refund",
+        "return_scanned",
         Decimal("100.00"),
     )
 
