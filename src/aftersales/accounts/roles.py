@@ -75,7 +75,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + ["cases.view_case", "cases.act_comment", "cases.act_refund", "cases.act_complete"]
     # Finance confirms refunds paid by hand (with proof) or records that one failed.
     + ["cases.act_refund_settled", "cases.act_refund_failed"]
-    + ["ledger.view_account", "ledger.view_journalentry", "ledger.view_refund"],
+    + ["ledger.view_account", "ledger.view_journalentry", "ledger.view_refund"]
+    # What suppliers owe back, and whether they paid it.
+    + ["logistics.view_supplierclaim", "logistics.change_supplierclaim"],
     QA: _READ_ORDERS + ["cases.view_case", "cases.act_comment"],
     INTEGRATION: _READ_ORDERS
     + _WRITE_ORDERS

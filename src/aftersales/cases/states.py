@@ -65,7 +65,8 @@ def _common(case_type: str) -> Table:
             S.AWAITING_APPROVAL: S.CLOSED,
             S.AWAITING_CUSTOMER: S.CLOSED,
         },
-        "close": {s: S.CLOSED for s in OPEN},
+        # Not while refunding: the money is on its way, and only its answer moves the case.
+        "close": {s: S.CLOSED for s in OPEN - {S.REFUNDING}},
         # Goodwill to the customer, at any point (the ledger books it).
         "compensate": {s: SAME for s in S},
     }

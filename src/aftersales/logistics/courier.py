@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from aftersales.cases.models import Case
 from aftersales.cases.services import case_complete, case_receive
 from aftersales.cases.states import CaseStatus
 from aftersales.channels.models import Shipment
-from aftersales.core.errors import DomainError, Forbidden, Invalid
+from aftersales.core.errors import DomainError, Invalid
 from aftersales.logistics.models import (
     OUTBOUND_KINDS,
     CourierEvent,
@@ -45,6 +46,13 @@ MOVING = frozenset(
 STOPPED = frozenset({CourierStatus.INTERCEPTED, CourierStatus.RETURNED_TO_SENDER})
 
 
+class NotAuthenticated(DomainError):
+    """The sender could not be authenticated (401). core.errors has no 401 class: only the
+    courier feed authenticates itself rather than through an API token."""
+
+    status = 401
+
+
 @dataclass(frozen=True)
 class ScanIn:
     event_id: str
@@ -59,12 +67,15 @@ class ScanIn:
 def feed_verify(*, code: str, timestamp: str, sig: str, body: bytes) -> CourierFeed:
     """The feed that signed this body, or a 401-style refusal that says nothing more."""
     feed = CourierFeed.objects.filter(code=code, active=True).first()
-    refused = Forbidden("courier.bad_signature", _("The signature does not verify."))
-    if feed is None or not timestamp.isdigit():
+    refused = NotAuthenticated("courier.bad_signature", _("The signature does not verify."))
+    # Header values arrive as latin-1 text: only plain ASCII digits are a Unix time.
+    if feed is None or not (timestamp.isascii() and timestamp.isdigit()):
         raise refused
     if abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
-        raise Forbidden("courier.stale", _("The timestamp is too old or in the future."))
-    if not hmac.compare_digest(signature(feed.secret, timestamp, body), sig or ""):
+        raise NotAuthenticated("courier.stale", _("The timestamp is too old or in the future."))
+    # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError.
+    expected = signature(feed.secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, (sig or "").encode("utf-8", "replace")):
         raise refused
     return feed
 
@@ -88,76 +99,113 @@ def courier_events_ingest(*, feed: CourierFeed, scans: list[ScanIn]) -> IngestRe
         raise Invalid("courier.invalid", _("Some events are not valid."), errors)
     result = IngestResult()
     for scan in sorted(scans, key=lambda s: s.occurred_at):
-        try:
-            with transaction.atomic():
-                event = CourierEvent.objects.create(
-                    shop_id=feed.shop_id,
-                    feed=feed,
-                    event_id=scan.event_id,
-                    courier=scan.courier,
-                    tracking_number=scan.tracking_number,
-                    status=scan.status,
-                    occurred_at=scan.occurred_at,
-                    location=scan.location[:200],
-                    description=scan.description[:300],
-                    received_at=timezone.now(),
-                )
-                applied = _apply(feed.shop_id, scan)
-                CourierEvent.objects.filter(pk=event.pk).update(applied="; ".join(applied)[:300])
-        except IntegrityError:
-            result.duplicates += 1
-            continue
+        with transaction.atomic():
+            try:
+                # Only the event's own row tells a resend: an integrity error while applying
+                # it is a bug to surface, not a duplicate to count.
+                with transaction.atomic():
+                    event = _event_store(feed, scan)
+            except IntegrityError:
+                result.duplicates += 1
+                continue
+            applied = _apply(feed.shop_id, scan)
+            CourierEvent.objects.filter(pk=event.pk).update(applied="; ".join(applied)[:300])
         result.stored += 1
         result.unmatched += 0 if applied else 1
     return result
 
 
+def _event_store(feed: CourierFeed, scan: ScanIn) -> CourierEvent:
+    return CourierEvent.objects.create(
+        shop_id=feed.shop_id,
+        feed=feed,
+        event_id=scan.event_id,
+        courier=scan.courier,
+        tracking_number=scan.tracking_number,
+        status=scan.status,
+        occurred_at=scan.occurred_at,
+        location=scan.location[:200],
+        description=scan.description[:300],
+        received_at=timezone.now(),
+    )
+
+
+def _guarded(move: Callable[[], str]) -> str:
+    """Run one case move in a savepoint. When the case moved on meanwhile, the scan is kept
+    with the reason and the rest of the batch goes on."""
+    try:
+        with transaction.atomic():
+            return move()
+    except DomainError as exc:
+        return exc.code
+
+
 def _apply(shop_id: int, scan: ScanIn) -> list[str]:
     done = []
-    parcels = Parcel.objects.filter(shop_id=shop_id, tracking_number=scan.tracking_number)
-    for parcel in parcels.select_related("case"):
+    parcels = Parcel.objects.select_for_update().filter(
+        shop_id=shop_id, tracking_number=scan.tracking_number
+    )
+    for parcel in parcels:
         done.append(f"parcel:{parcel.pk} {scan.status}")
-        try:
-            with transaction.atomic():
-                note = _parcel_scanned(parcel, scan)
-        except DomainError as exc:  # the case moved on meanwhile: keep the scan, say why
-            note = exc.code
+        # The parcel's progress is kept even when its case cannot follow.
+        first_scan, delivered = _parcel_track(parcel, scan)
+        note = _guarded(lambda p=parcel, f=first_scan, d=delivered: _case_follow(p, scan, f, d))
         if note:
             done.append(note)
     for shipment in Shipment.objects.filter(shop_id=shop_id, tracking_number=scan.tracking_number):
         done.append(f"shipment:{shipment.pk} {scan.status}")
         if shipment.last_movement_at is None or shipment.last_movement_at < scan.occurred_at:
             Shipment.objects.filter(pk=shipment.pk).update(last_movement_at=scan.occurred_at)
-        done.extend(_intercept_answer(shipment, scan))
+        note = _guarded(lambda s=shipment: _intercept_answer(s, scan))
+        if note:
+            done.append(note)
     return done
 
 
-def _parcel_scanned(parcel: Parcel, scan: ScanIn) -> str:
+def _parcel_track(parcel: Parcel, scan: ScanIn) -> tuple[bool, bool]:
+    """Record the scan on the parcel; (its first scan?, delivered to the addressee?).
+
+    Feeds resend and reorder: a scan older than the last one seen does not overwrite it, and a
+    parcel delivered or sent back keeps that status. "Delivered" after "returned to sender"
+    is the parcel back with its sender, not with the addressee."""
     first_scan = scan.status in MOVING and parcel.first_scan_at is None
-    fields = {"last_event_at": scan.occurred_at, "last_event": scan.description or scan.status}
-    if first_scan:
+    newer = parcel.last_event_at is None or scan.occurred_at >= parcel.last_event_at
+    settled = parcel.status in (ParcelStatus.DELIVERED, ParcelStatus.RETURNED)
+    delivered = scan.status == CourierStatus.DELIVERED and parcel.status != ParcelStatus.RETURNED
+    fields: dict = {}
+    if newer:
+        fields.update(last_event_at=scan.occurred_at, last_event=scan.description or scan.status)
+    if scan.status in MOVING and (
+        parcel.first_scan_at is None or scan.occurred_at < parcel.first_scan_at
+    ):
         fields["first_scan_at"] = scan.occurred_at
-    if scan.status == CourierStatus.DELIVERED:
+    if delivered and parcel.status != ParcelStatus.DELIVERED:
         fields.update(status=ParcelStatus.DELIVERED, delivered_at=scan.occurred_at)
-    elif scan.status == CourierStatus.EXCEPTION:
-        fields["status"] = ParcelStatus.EXCEPTION
-    elif scan.status in STOPPED:
-        fields["status"] = ParcelStatus.RETURNED
-    elif parcel.status == ParcelStatus.EXPECTED:
-        fields["status"] = ParcelStatus.IN_TRANSIT
-    Parcel.objects.filter(pk=parcel.pk).update(**fields)
+    elif newer and not settled:
+        if scan.status == CourierStatus.EXCEPTION:
+            fields["status"] = ParcelStatus.EXCEPTION
+        elif scan.status in STOPPED:
+            fields["status"] = ParcelStatus.RETURNED
+        elif scan.status in MOVING:
+            fields["status"] = ParcelStatus.IN_TRANSIT
+    if fields:
+        Parcel.objects.filter(pk=parcel.pk).update(**fields)
+    return first_scan, delivered
+
+
+def _case_follow(parcel: Parcel, scan: ScanIn, first_scan: bool, delivered: bool) -> str:
     case = Case.objects.get(pk=parcel.case_id)
     if parcel.kind == ParcelKind.RETURN:
-        return _return_scanned(case, scan, first_scan)
-    delivered = parcel.kind in OUTBOUND_KINDS and scan.status == CourierStatus.DELIVERED
-    if delivered and case.status == CaseStatus.SHIPPING_TO_CUSTOMER:
+        return _return_scanned(case, scan, first_scan, delivered)
+    arrived = parcel.kind in OUTBOUND_KINDS and delivered
+    if arrived and case.status == CaseStatus.SHIPPING_TO_CUSTOMER:
         case_complete(case=case, actor=None, note=_("Delivered to the customer."))
         return f"case:{case.pk} completed"
     return ""
 
 
-def _return_scanned(case: Case, scan: ScanIn, first_scan: bool) -> str:
-    if scan.status == CourierStatus.DELIVERED and case.status in (
+def _return_scanned(case: Case, scan: ScanIn, first_scan: bool, delivered: bool) -> str:
+    if delivered and case.status in (
         CaseStatus.AWAITING_RETURN,
         CaseStatus.RETURN_IN_TRANSIT,
     ):
@@ -175,11 +223,12 @@ def _return_scanned(case: Case, scan: ScanIn, first_scan: bool) -> str:
     return ""
 
 
-def _intercept_answer(shipment: Shipment, scan: ScanIn) -> list[str]:
+def _intercept_answer(shipment: Shipment, scan: ScanIn) -> str:
     intercept = Intercept.objects.filter(
         shop_id=shipment.shop_id, shipment=shipment, status=InterceptStatus.REQUESTED
     ).first()
     if intercept is None or scan.status not in STOPPED | {CourierStatus.DELIVERED}:
-        return []
-    intercept_resolve(intercept=intercept, actor=None, succeeded=scan.status in STOPPED)
-    return [f"intercept:{intercept.pk} {'succeeded' if scan.status in STOPPED else 'failed'}"]
+        return ""
+    succeeded = scan.status in STOPPED
+    intercept_resolve(intercept=intercept, actor=None, succeeded=succeeded)
+    return f"intercept:{intercept.pk} {'succeeded' if succeeded else 'failed'}"

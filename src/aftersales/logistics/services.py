@@ -12,6 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.accounts.roles import ESCALATION_LADDER
+from aftersales.cases.approvals import _role_for_amount
 from aftersales.cases.events import event_record
 from aftersales.cases.models import Case, Disposition
 from aftersales.cases.services import case_refund
@@ -34,7 +36,7 @@ from aftersales.logistics.models import (
     SupplierClaim,
 )
 from aftersales.logistics.selectors import return_parcel, warehouse_for_returns
-from aftersales.policies.facts import QUALITY_REASONS
+from aftersales.policies.facts import QUALITY_REASONS, case_refund_amount
 from aftersales.policies.money import return_shipping_payer
 
 # --------------------------------------------------------------------------- returns
@@ -346,7 +348,9 @@ def supplier_claim_settle(
 def _parcel_to_stop(case: Case) -> Shipment | None:
     if case.order_id is None:
         return None
-    return case.order.shipments.order_by("-shipped_at", "-id").first()
+    # PostgreSQL sorts NULL first in descending order, SQLite last: say it for both.
+    latest = F("shipped_at").desc(nulls_last=True)
+    return case.order.shipments.order_by(latest, "-id").first()
 
 
 def intercept_request(*, case: Case, actor: AbstractBaseUser | None, note: str = "") -> Intercept:
@@ -435,8 +439,17 @@ def intercept_resolve(
     )
     event_announce(case, event)
     if succeeded and case.status == CaseStatus.AWAITING_MERCHANT:
-        case_refund(case=case, actor=None, note=text)
+        _refund_after_intercept(case, text)
     return locked
+
+
+def _refund_after_intercept(case: Case, note: str) -> None:
+    """The goods are coming back: refund what the customer paid for them. The system decides
+    it, so the approval ladder still applies (DESIGN §5): above what anyone may refund alone
+    it waits for the role the amount needs."""
+    role = _role_for_amount(case_refund_amount(case))
+    approval_role = "" if role == ESCALATION_LADDER[0] else role
+    case_refund(case=case, actor=None, note=note, approval_role=approval_role)
 
 
 def intercept_get(*, shop_ids: list[int], intercept_id: int) -> Intercept:

@@ -285,6 +285,9 @@ def _apply(case: Case, decision: Decision, facts: dict[str, Any], text: str) -> 
         status == CaseStatus.RETURN_IN_TRANSIT
         and action == "auto_approve"
         and facts.get("return_scanned")
+        # Only a rule that looked at the scan refunds at the scan (the lightning refund's
+        # own conditions, such as the customer's risk, are then part of the decision).
+        and "return_scanned" in decision.facts
         and case.type == CaseType.RETURN_REFUND
     ):
         case_services.case_refund(
@@ -332,14 +335,18 @@ def case_decide(
         note=text,
         data={"rule": decision.rule, "action": decision.action, "facts": decision.facts},
     )
-    applied = _apply(case, decision, facts, text) if apply else ""
     summary = {
         **decision.as_dict(),
         "trigger": trigger,
         "explanation_text": text,
         "policy_version": version.pk if version else None,
-        "applied": applied,
+        "applied": "",
     }
+    if apply:
+        # The action's hooks read the decision (who bears the return postage): store it first.
+        Case.objects.filter(pk=case.pk).update(decision=summary)
+        summary["applied"] = _apply(case, decision, facts, text)
+    applied = summary["applied"]
     Case.objects.filter(pk=case.pk).update(decision=summary)
     case.decision = summary
     return PolicyDecision.objects.create(
