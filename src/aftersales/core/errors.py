@@ -15,6 +15,13 @@ class DomainError(Exception):
         self.fields = {key: str(value) for key, value in (fields or {}).items()}
 
 
+class NotAuthenticated(DomainError):
+    """The sender proved no identity: a webhook or feed that signs its requests instead of
+    presenting an API token."""
+
+    status = 401
+
+
 class NotFound(DomainError):
     status = 404
 

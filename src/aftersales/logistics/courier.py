@@ -24,7 +24,7 @@ from aftersales.cases.models import Case
 from aftersales.cases.services import case_complete, case_receive
 from aftersales.cases.states import CaseStatus
 from aftersales.channels.models import Shipment
-from aftersales.core.errors import DomainError, Invalid
+from aftersales.core.errors import DomainError, Invalid, NotAuthenticated
 from aftersales.logistics.models import (
     OUTBOUND_KINDS,
     CourierEvent,
@@ -44,13 +44,6 @@ MOVING = frozenset(
     {CourierStatus.PICKED_UP, CourierStatus.IN_TRANSIT, CourierStatus.OUT_FOR_DELIVERY}
 )
 STOPPED = frozenset({CourierStatus.INTERCEPTED, CourierStatus.RETURNED_TO_SENDER})
-
-
-class NotAuthenticated(DomainError):
-    """The sender could not be authenticated (401). core.errors has no 401 class: only the
-    courier feed authenticates itself rather than through an API token."""
-
-    status = 401
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,18 @@ def outbound_sent(case: Case, data: dict, at: datetime) -> Parcel:
 # --------------------------------------------------------------------------- factory
 
 
+def _at_factory(case: Case) -> Parcel | None:
+    """The parcel that took the item to the factory, while it has not come back."""
+    legs = list(
+        Parcel.objects.filter(
+            shop_id=case.shop_id,
+            case=case,
+            kind__in=[ParcelKind.TO_FACTORY, ParcelKind.FROM_FACTORY],
+        ).order_by("-id")[:1]
+    )
+    return legs[0] if legs and legs[0].kind == ParcelKind.TO_FACTORY else None
+
+
 def case_factory_send(
     *,
     case: Case,
@@ -185,14 +197,7 @@ def case_factory_send(
     courier = _required_text(courier, "courier")
     tracking_number = _required_text(tracking_number, "tracking_number")
     with case_step(case, actor, "factory_send", note=note) as step:
-        if (
-            Parcel.objects.filter(
-                shop_id=case.shop_id, case=case, kind=ParcelKind.TO_FACTORY
-            ).count()
-            > Parcel.objects.filter(
-                shop_id=case.shop_id, case=case, kind=ParcelKind.FROM_FACTORY
-            ).count()
-        ):
+        if _at_factory(case) is not None:
             raise Conflict("factory.already_there", _("The item is at the factory already."))
         parcel = Parcel.objects.create(
             shop_id=case.shop_id,
@@ -234,21 +239,8 @@ def case_factory_receive(
         )
     now = timezone.now()
     with case_step(case, actor, "factory_receive", note=note) as step:
-        sent = (
-            Parcel.objects.filter(shop_id=case.shop_id, case=case, kind=ParcelKind.TO_FACTORY)
-            .order_by("-id")
-            .first()
-        )
-        back = Parcel.objects.filter(
-            shop_id=case.shop_id, case=case, kind=ParcelKind.FROM_FACTORY
-        ).count()
-        if (
-            sent is None
-            or back
-            >= Parcel.objects.filter(
-                shop_id=case.shop_id, case=case, kind=ParcelKind.TO_FACTORY
-            ).count()
-        ):
+        sent = _at_factory(case)
+        if sent is None:
             raise Conflict("factory.not_there", _("Nothing of this case is at the factory."))
         Parcel.objects.filter(pk=sent.pk).update(status=ParcelStatus.DELIVERED, delivered_at=now)
         Parcel.objects.create(
