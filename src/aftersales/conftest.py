@@ -93,3 +93,23 @@ def _english(settings):
     settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
+
+
+_DB_FIXTURES = {"db", "transactional_db", "django_db_setup"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Every test that touched the database leaves the books balanced: all debits equal all
+    credits, to the cent (DESIGN §3 item 6), whatever the scenario did."""
+    outcome = yield
+    uses_db = item.get_closest_marker("django_db") or _DB_FIXTURES & set(item.fixturenames)
+    if outcome.excinfo is not None or not uses_db:
+        return
+    from django.db.models import Sum
+
+    from aftersales.ledger.models import JournalLine
+
+    sums = JournalLine.objects.aggregate(d=Sum("debit"), c=Sum("credit"))
+    debits, credits = (f"{sums['d'] or 0:.2f}", f"{sums['c'] or 0:.2f}")
+    assert debits == credits, f"the ledger does not balance: debits {debits}, credits {credits}"

@@ -77,7 +77,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + ["cases.act_refund_settled", "cases.act_refund_failed"]
     + ["ledger.view_account", "ledger.view_journalentry", "ledger.view_refund"]
     # What suppliers owe back, and whether they paid it.
-    + ["logistics.view_supplierclaim", "logistics.change_supplierclaim"],
+    + ["logistics.view_supplierclaim", "logistics.change_supplierclaim"]
+    + ["ledger.record_penalty"],
     QA: _READ_ORDERS + ["cases.view_case", "cases.act_comment"],
     INTEGRATION: _READ_ORDERS
     + _WRITE_ORDERS

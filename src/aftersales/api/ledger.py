@@ -16,13 +16,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
-from aftersales.api.schemas import ERRORS, Id
+from aftersales.api.schemas import ERRORS, Id, In, Money
 from aftersales.cases.models import Case
-from aftersales.channels.models import Shop
+from aftersales.channels.models import Order, Shop
 from aftersales.channels.selectors import shop_get_for_actor
-from aftersales.core.errors import Forbidden
+from aftersales.core.errors import Forbidden, Invalid
 from aftersales.ledger.exports import (
     CONTENT_TYPES,
     TABLES,
@@ -34,6 +34,7 @@ from aftersales.ledger.exports import (
 from aftersales.ledger.models import Account, JournalEntry, JournalLine
 from aftersales.ledger.reconcile import Reconciliation, reconciliation_run
 from aftersales.ledger.selectors import account_balances
+from aftersales.ledger.services import penalty_record
 
 router = Router(tags=["ledger"])
 
@@ -247,3 +248,41 @@ def ledger_reconciliation(request: HttpRequest, query: Query[PeriodQuery]):
         "counts": report.counts(),
         "rows": report.rows,
     }
+
+
+# ----------------------------------------------------------------------------- penalties
+
+
+class PenaltyIn(In):
+    shop_id: Id
+    amount: Money
+    note: str = Field(min_length=1, max_length=200)
+    case_id: Id | None = None
+    order_id: Id | None = None
+    key: str = Field(default="", max_length=120, description="the platform's deduction number")
+
+
+@router.post("/ledger/penalties", response={201: EntryOut, **ERRORS})
+def ledger_penalty(request: HttpRequest, payload: PenaltyIn):
+    """Record a penalty a marketplace deducted (finance): platform penalties against what the
+    platform holds for us, linked to its case or order."""
+    shop = shop_get_for_actor(request.auth, payload.shop_id)
+    case = order = None
+    if payload.case_id is not None:
+        case = Case.objects.filter(pk=payload.case_id, shop=shop).first()
+        if case is None:
+            raise Invalid("ledger.invalid", _("No such case."), {"case_id": _("Unknown.")})
+    if payload.order_id is not None:
+        order = Order.objects.filter(pk=payload.order_id, shop=shop).first()
+        if order is None:
+            raise Invalid("ledger.invalid", _("No such order."), {"order_id": _("Unknown.")})
+    entry = penalty_record(
+        shop=shop,
+        actor=request.auth,
+        amount=payload.amount,
+        note=payload.note,
+        case=case,
+        order=order,
+        key=f"penalty:{payload.key}" if payload.key else "",
+    )
+    return Status(201, JournalEntry.objects.prefetch_related("lines__account").get(pk=entry.pk))

@@ -12,9 +12,10 @@ class LedgerConfig(AppConfig):
         from aftersales.cases.transitions import TRANSITION_HOOKS
         from aftersales.core.beat import beat_register
         from aftersales.ledger.compensation import compensation_give
-        from aftersales.ledger.refunds import refund_open, refunds_sweep
+        from aftersales.ledger.hooks import case_transitioned
+        from aftersales.ledger.refunds import refunds_sweep
 
         ACTION_SERVICES.setdefault("compensate", compensation_give)
-        if refund_open not in TRANSITION_HOOKS:
-            TRANSITION_HOOKS.append(refund_open)
+        if case_transitioned not in TRANSITION_HOOKS:
+            TRANSITION_HOOKS.append(case_transitioned)
         beat_register("refunds", lambda now: refunds_sweep(now=now))

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,9 +77,12 @@ def credit_issue(
 
 
 def budget_monthly(shop_id: int, agent: AbstractBaseUser) -> Decimal:
+    # The agent's own row, else the shop's (agent IS NULL: SQL's IN never matches a NULL).
     rows = {
         b.agent_id: b.monthly
-        for b in CompensationBudget.objects.filter(shop_id=shop_id, agent_id__in=[agent.pk, None])
+        for b in CompensationBudget.objects.filter(
+            Q(agent_id=agent.pk) | Q(agent__isnull=True), shop_id=shop_id
+        )
     }
     if agent.pk in rows:
         return rows[agent.pk]

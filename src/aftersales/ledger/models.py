@@ -70,6 +70,7 @@ class JournalEntry(Immutable):
     class Meta:
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
+        permissions = [("record_penalty", "Can record a platform penalty")]
         ordering = ["shop_id", "id"]
         constraints = [
             models.UniqueConstraint(

@@ -233,8 +233,15 @@ def _apply(refund: Refund, result: base.RefundResult, now: datetime) -> None:
         refund.provider_reference = result.provider_reference or refund.provider_reference
         refund.next_attempt_at = None if state == R.AWAITING_PROOF else now + POLL
         refund.lease_until = None
+        refund.failure_reason = result.message[:300]  # e.g. WeChat Pay's ABNORMAL: look at it
         refund.save(
-            update_fields=["status", "provider_reference", "next_attempt_at", "lease_until"]
+            update_fields=[
+                "status",
+                "provider_reference",
+                "next_attempt_at",
+                "lease_until",
+                "failure_reason",
+            ]
         )
 
 

@@ -163,3 +163,40 @@ def journal_reverse(
             reverses=locked,
         )
         return reversal
+
+
+def penalty_record(
+    *,
+    shop: Shop,
+    actor: AbstractBaseUser | None,
+    amount: Decimal,
+    note: str,
+    case: Case | None = None,
+    order: Order | None = None,
+    key: str = "",
+) -> JournalEntry:
+    """A marketplace deducted a penalty (late shipment, a dispute lost): platform penalties
+    against what the platform holds for us. The key makes a re-recorded deduction post once."""
+    from aftersales.channels.services import require_shop_perm  # it imports us when it runs
+
+    require_shop_perm(actor, "ledger.record_penalty", shop.pk, "shop.not_found")
+    errors: dict[str, str] = {}
+    if money(amount) <= ZERO:
+        errors["amount"] = _("Above zero.")
+    for name, linked in (("case_id", case), ("order_id", order)):
+        if linked is not None and linked.shop_id != shop.pk:
+            errors[name] = _("Not of this shop.")
+    if errors:
+        raise Invalid("ledger.invalid", _("The penalty is not valid."), errors)
+    return journal_post(
+        shop=shop,
+        postings=[
+            Posting("platform_penalties", debit=money(amount)),
+            Posting("payment_clearing", credit=money(amount)),
+        ],
+        memo=note,
+        actor=actor,
+        case=case,
+        order=order or (case.order if case else None),
+        key=key,
+    )

@@ -46,7 +46,10 @@ REFUNDS_PATH = "/v3/refund/domestic/refunds"
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 USER_AGENT = "aftersales-payments/1"  # WeChat Pay refuses requests without one
 NOT_FOUND = "not found"
-STATES = {"SUCCESS": SUCCEEDED, "PROCESSING": PROCESSING, "ABNORMAL": FAILED, "CLOSED": FAILED}
+# ABNORMAL: the money left our balance but could not reach the customer's card. It is not a
+# failure (refunding anew could pay twice): it stays processing, with the reason, until the
+# merchant redirects it in WeChat Pay and it succeeds or closes.
+STATES = {"SUCCESS": SUCCEEDED, "PROCESSING": PROCESSING, "ABNORMAL": PROCESSING, "CLOSED": FAILED}
 FAILURE_MESSAGES = {
     "ABNORMAL": "ABNORMAL: the refund could not reach the customer's account",
     "CLOSED": "CLOSED: WeChat Pay closed the refund",

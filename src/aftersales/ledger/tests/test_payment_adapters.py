@@ -333,7 +333,7 @@ def test_wechat_processing_then_notification(wechat):
     assert adapter.query("R1").state == SUCCEEDED
 
 
-def test_wechat_abnormal_notification_is_failed(wechat):
+def test_wechat_abnormal_notification_stays_processing_with_the_reason(wechat):
     adapter = WeChatPayAdapter(wechat.config)
     wechat.fail_next(fakepay.PROCESSING)
     adapter.refund(wechat.new_request("R1", D("3.00")))
@@ -342,7 +342,7 @@ def test_wechat_abnormal_notification_is_failed(wechat):
     result = adapter.parse_callback(*wechat.refund_callback("R1"))
 
     assert (result.state, result.message) == (
-        FAILED,
+        PROCESSING,
         "ABNORMAL: the refund could not reach the customer's account",
     )
     assert wechat.payouts == []

@@ -143,8 +143,8 @@ def report_text(report: Reconciliation) -> str:
         lines.append(_("No refunds in this period."))
     lines += [
         "",
-        f"{_('Confirmed by provider')}: {report.confirmed_by_provider}",
-        f"{_('Booked in ledger')}: {report.booked_in_ledger}",
-        f"{_('Difference')}: {report.difference}",
+        _("Confirmed by provider: %(amount)s") % {"amount": report.confirmed_by_provider},
+        _("Booked in ledger: %(amount)s") % {"amount": report.booked_in_ledger},
+        _("Difference: %(amount)s") % {"amount": report.difference},
     ]
     return "\n".join(lines)
