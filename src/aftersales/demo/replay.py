@@ -33,7 +33,7 @@ from aftersales.demo import texts as T
 from aftersales.demo.cases import CasePlan, line_value
 from aftersales.demo.orders import tracking_number
 from aftersales.demo.shop import Demo
-from aftersales.ledger.models import Refund
+from aftersales.ledger.models import Refund, RefundStatus
 from aftersales.ledger.refunds import LIVE, refund_confirm, refund_send
 
 S = CaseStatus
@@ -237,14 +237,14 @@ def _ship(demo: Demo, plan: CasePlan, case: Case) -> None:
 
 
 def _complete(demo: Demo, plan: CasePlan, case: Case) -> None:
-    if case.status == S.REFUNDING:  # paid by hand: finance confirms the money arrived
+    if case.status == S.REFUNDING:  # the worker sends it; finance confirms one paid by hand
         refund = Refund.objects.get(case=case, status__in=LIVE)
-        refund_send(refund_id=refund.pk)
-        refund_confirm(
-            refund=refund,
-            actor=demo.users["huangjing"],
-            reference=f"BANK-{case.pk:08d}",
-        )
+        if refund_send(refund_id=refund.pk) == RefundStatus.AWAITING_PROOF:
+            refund_confirm(
+                refund=refund,
+                actor=demo.users["huangjing"],
+                reference=f"BANK-{case.pk:08d}",
+            )
         case.refresh_from_db()
     else:
         case_complete(case=case, actor=plan.handler, note=T.DELIVERED)
