@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.accounts.roles import ESCALATION_LADDER, ROLE_LABELS
 from aftersales.cases.events import event_record
-from aftersales.cases.models import Case, Disposition, Grade, Outcome
+from aftersales.cases.models import Case, Outcome
 from aftersales.cases.services import (
     LineInspection,
     case_approve,
@@ -99,10 +99,9 @@ def _ship_return(timer: Timer, case: Case, now: dt.datetime) -> str:
 
 
 def _confirm_receipt(timer: Timer, case: Case, now: dt.datetime) -> str:
-    inspections = [
-        LineInspection(pk, Grade.RESELLABLE, Disposition.RESTOCK)
-        for pk in case.lines.values_list("pk", flat=True)
-    ]
+    # Received as the platform would; nobody has looked at the goods, so no grade and no stock
+    # is guessed: the warehouse inspects them when they turn up.
+    inspections: list[LineInspection] = []
     if case.type == CaseType.RETURN_REFUND:
         reason = _(
             "Receipt of the return was not confirmed within %(length)s: received automatically "

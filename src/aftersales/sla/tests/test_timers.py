@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.services import case_approve, case_cancel, case_record_return
+from aftersales.logistics.models import StockMovement
 from aftersales.sla.firing import timer_fire, timers_sweep, timers_sweep_report
 from aftersales.sla.models import Timer, TimerKind, TimerState
 from aftersales.sla.tests.clock import DAY, HOUR, MINUTE, T0, at, events, running, timer
@@ -271,7 +272,9 @@ def test_receipt_clock_receives_and_refunds_a_return(order):
     case.refresh_from_db()
     assert case.status == "refunding"
     assert (case.refund_amount, case.refund_method) == (Decimal("100.00"), "original")
-    assert list(case.lines.values_list("grade", "disposition")) == [("resellable", "restock")]
+    # Nobody inspected it: no grade, no stock guessed.
+    assert list(case.lines.values_list("grade", "disposition")) == [("", "")]
+    assert not StockMovement.objects.filter(case=case).exists()
     assert events(case)[-2:] == [
         ("receive", "system", "return_in_transit", "inspecting", RECEIPT_REFUND_NOTE),
         ("refund", "system", "inspecting", "refunding", RECEIPT_REFUND_NOTE),
@@ -291,7 +294,9 @@ def test_receipt_clock_only_receives_an_exchange(order):
     case.refresh_from_db()
     assert case.status == "inspecting"
     assert case.refund_amount is None
-    assert list(case.lines.values_list("grade", "disposition")) == [("resellable", "restock")]
+    # Nobody inspected it: no grade, no stock guessed.
+    assert list(case.lines.values_list("grade", "disposition")) == [("", "")]
+    assert not StockMovement.objects.filter(case=case).exists()
     assert events(case)[-1] == (
         "receive",
         "system",
