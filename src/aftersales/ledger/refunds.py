@@ -293,10 +293,8 @@ def _settle(refund: Refund, provider_reference: str, at: datetime, actor=None) -
     refund.failure_reason = ""
     refund.save()
     if case.status == CaseStatus.REFUNDING:
-        note = _("Refund %(key)s of %(amount)s paid.") % {
-            "key": refund.key,
-            "amount": refund.amount,
-        }
+        # The refund's number is in the event's data; the note is for people.
+        note = _("Refund of %(amount)s paid.") % {"amount": refund.amount}
         case_refund_settled(case=case, actor=actor, refund_key=refund.key, note=note)
 
 
@@ -314,7 +312,7 @@ def _fail(refund: Refund, reason: str, now: datetime, actor=None) -> None:
             actor=actor,
             refund_key=refund.key,
             back_to=refund.from_status,
-            reason=_("Refund %(key)s failed: %(reason)s") % {"key": refund.key, "reason": reason},
+            reason=_("The refund failed: %(reason)s") % {"reason": reason},
         )
 
 
