@@ -94,6 +94,7 @@ def test_openapi_lists_every_endpoint_and_the_error_shape(db):
         "/api/v1/ledger/exports/journal": {"get"},
         "/api/v1/ledger/exports/refunds": {"get"},
         "/api/v1/ledger/reconciliation": {"get"},
+        "/api/v1/ledger/penalties": {"post"},
         "/api/v1/courier-events": {"post"},
         "/api/v1/cases/{case_id}/parcels": {"get"},
         "/api/v1/warehouses": {"get"},
