@@ -16,7 +16,13 @@ from aftersales.cases.selectors import case_get_for_actor
 from aftersales.core.errors import DomainError, NotFound
 from aftersales.ledger import compensation as comp
 from aftersales.ledger import refunds
-from aftersales.ledger.models import Compensation, PaymentAccount, Provider, Refund
+from aftersales.ledger.models import (
+    Compensation,
+    CompensationStatus,
+    PaymentAccount,
+    Provider,
+    Refund,
+)
 
 router = Router(tags=["refunds"])
 _OPTIONAL_FILE = File(None)  # ninja reads an optional upload from this marker
@@ -116,7 +122,9 @@ def payment_notify(request: HttpRequest, account_id: int):
 
 
 @router.get("/compensations", response={200: list[CompensationOut], **ERRORS})
-def compensations_waiting(request: HttpRequest, status: str = "awaiting_approval"):
+def compensations_waiting(
+    request: HttpRequest, status: CompensationStatus = CompensationStatus.AWAITING_APPROVAL
+):
     """Goodwill of the user's shops, by status (default: waiting for approval), newest first."""
     shop_ids = list(shop_ids_for(request.auth))
     rows = Compensation.objects.filter(shop_id__in=shop_ids, status=status).order_by("-id")
