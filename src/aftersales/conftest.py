@@ -106,6 +106,8 @@ def pytest_runtest_call(item):
     uses_db = item.get_closest_marker("django_db") or _DB_FIXTURES & set(item.fixturenames)
     if outcome.excinfo is not None or not uses_db:
         return
+    if connection.connection is not None and not connection.is_usable():
+        return  # the test closed its own connection (a worker's beat does): nothing to read
     from django.db.models import Sum
 
     from aftersales.ledger.models import JournalLine
