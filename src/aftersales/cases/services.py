@@ -19,7 +19,12 @@ from django.utils.translation import gettext as _
 
 from aftersales.accounts.models import Membership, Team
 from aftersales.accounts.roles import ESCALATION_LADDER
-from aftersales.cases.approvals import _approve_pending, _clear_approval, _decide_refund
+from aftersales.cases.approvals import (
+    _approve_pending,
+    _clear_approval,
+    _decide_refund,
+    _refund_default,
+)
 from aftersales.cases.events import event_case_created
 from aftersales.cases.models import (
     Case,
@@ -392,7 +397,8 @@ def _inspect_lines(
     by_line = {}
     if restocking_fee is not None:
         fee = money(restocking_fee)
-        if fee < ZERO or (step.case.refund_amount is not None and fee > step.case.refund_amount):
+        # Never more than what the returned lines paid (the refund it is kept back from).
+        if not ZERO <= fee <= _refund_default(step.case):
             errors["restocking_fee"] = _("Between 0 and the refund.")
         else:
             step.set(restocking_fee=fee)

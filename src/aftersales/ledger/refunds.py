@@ -98,7 +98,8 @@ def refund_open(case: Case, event: CaseEvent) -> Refund | None:
     now = timezone.now()
     earlier = list(Refund.objects.filter(shop_id=case.shop_id, case=case).order_by("id"))
     goods = money(case.refund_amount or ZERO)
-    fee = money(case.restocking_fee or ZERO)
+    # Kept back from the goods, never beyond them (a person may refund less than the lines).
+    fee = min(money(case.restocking_fee or ZERO), goods)
     shipping = _return_postage_borne(case)
     # Money owed since the first attempt: a refund that failed and is paid later owes the
     # customer interest for the days between (DESIGN §5: 0.03% a day).
@@ -180,10 +181,11 @@ def refund_send(*, refund_id: int, now: datetime | None = None) -> str:
     refund = _claim(refund_id, now)
     if refund is None:
         return "busy"
-    if refund.provider == Provider.MANUAL:
-        outcome = Outcome(base.RefundResult(key=refund.key, state=R.AWAITING_PROOF))
-    elif refund.provider == Provider.STORE_CREDIT:
+    if refund.provider == Provider.STORE_CREDIT or refund.amount == ZERO:
+        # Nothing leaves through a provider (or all was kept back as a fee): settled at once.
         outcome = Outcome(base.RefundResult(key=refund.key, state=base.SUCCEEDED))
+    elif refund.provider == Provider.MANUAL:
+        outcome = Outcome(base.RefundResult(key=refund.key, state=R.AWAITING_PROOF))
     else:
         # The call leaves the transaction: nothing is locked while the provider answers.
         try:

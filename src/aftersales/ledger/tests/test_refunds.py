@@ -18,6 +18,7 @@ from aftersales.cases import services as s
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.transitions import action_once
 from aftersales.conftest import Api
+from aftersales.core.errors import Invalid
 from aftersales.ledger.models import CustomerCredit, JournalEntry, PaymentAccount, Refund
 from aftersales.ledger.payments.alipay import AlipayConfig
 from aftersales.ledger.refunds import refund_send, refunds_sweep
@@ -416,3 +417,31 @@ def test_a_hundred_concurrent_identical_refund_requests_pay_once(alipay):
     assert JournalEntry.objects.filter(case=case).count() == 1
     assert Case.objects.get(pk=case.pk).status == "succeeded"
     assert balanced(shop)
+
+
+def test_a_restocking_fee_is_never_more_than_the_goods(shop, channel, agent, lead):
+    warehouse = f.user("warehouse", [shop])
+    case = f.case(f.order(channel), "return_refund", "no_reason")
+    s.case_approve(case=case, actor=agent)
+    s.case_receive(case=case, actor=warehouse)
+    lines = [s.LineInspection(cl.pk, "refurbish", "refurbish") for cl in case.lines.all()]
+    events = CaseEvent.objects.filter(case=case).count()
+    with pytest.raises(Invalid) as exc:  # the lines paid 100.00
+        s.case_inspect(case=case, actor=warehouse, inspections=lines, restocking_fee=D("100.01"))
+    assert exc.value.fields == {"restocking_fee": "Between 0 and the refund."}
+    assert CaseEvent.objects.filter(case=case).count() == events
+    assert Case.objects.get(pk=case.pk).restocking_fee is None
+
+    s.case_inspect(case=case, actor=warehouse, inspections=lines, restocking_fee=D("30.00"))
+    s.case_refund(case=case, actor=lead, amount=D("20.00"))  # a person refunds less
+    refund = Refund.objects.get(case=case)
+    assert (refund.goods_amount, refund.restocking_fee, refund.amount) == (
+        D("20.00"),
+        D("20.00"),
+        D("0.00"),
+    )
+    assert refund_send(refund_id=refund.pk) == "succeeded"  # nothing to pay: no provider call
+    assert journal(case) == [
+        ("restocking_revenue", D("0.00"), D("20.00")),
+        ("sales_returns", D("20.00"), D("0.00")),
+    ]
