@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "aftersales.notify",
     "aftersales.ledger",
     "aftersales.logistics",
+    "aftersales.sync",
     "aftersales.demo",
 ]
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from django.contrib.auth import get_user_model
 from django.http import FileResponse, HttpRequest
@@ -12,6 +13,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from aftersales.accounts.models import Team
 from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
 from aftersales.cases import services
+from aftersales.cases.exports import cases_filename, cases_table
 from aftersales.cases.models import (
     Case,
     Disposition,
@@ -37,6 +39,7 @@ from aftersales.channels.selectors import (
     shop_get_for_actor,
 )
 from aftersales.core.errors import Invalid, NotFound
+from aftersales.core.tabular import table_response
 from aftersales.ledger.compensation import compensation_give
 from aftersales.ledger.models import CreditKind
 from aftersales.logistics import services as logistics
@@ -325,7 +328,9 @@ def case_add(request: HttpRequest, payload: CaseIn):
 # ----------------------------------------------------------------------------- read
 
 
-class CaseQuery(Schema):
+class CaseFilterQuery(Schema):
+    """The list's filters; the export takes the same ones."""
+
     status: list[CaseStatus] | None = None
     type: list[CaseType] | None = None
     channel_id: Id | None = None
@@ -339,36 +344,51 @@ class CaseQuery(Schema):
     # Breaching soon: open cases whose response or resolution target runs out within this
     # many seconds from now (0: already overdue). Up to 30 days.
     sla_due_within: int | None = Field(default=None, ge=0, le=30 * 24 * 3600)
+
+    def filters(self) -> CaseFilters:
+        return CaseFilters(
+            status=self.status,
+            type=self.type,
+            channel_id=self.channel_id,
+            shop_id=self.shop_id,
+            priority=self.priority,
+            reason=self.reason,
+            assignee_id=self.assignee_id,
+            unassigned=self.unassigned,
+            created_from=self.created_from,
+            created_to=self.created_to,
+            sla_due_by=(
+                timezone.now() + timedelta(seconds=self.sla_due_within)
+                if self.sla_due_within is not None
+                else None
+            ),
+        )
+
+
+class CaseQuery(CaseFilterQuery):
     cursor: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
+
+
+class CaseExportQuery(CaseFilterQuery):
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 @router.get("/cases", response={200: CasePage, **ERRORS})
 def case_list(request: HttpRequest, query: Query[CaseQuery]):
     """Newest first, one keyset page at a time: pass next_cursor back as cursor."""
     cases, next_cursor = cases_list(
-        request.auth,
-        CaseFilters(
-            status=query.status,
-            type=query.type,
-            channel_id=query.channel_id,
-            shop_id=query.shop_id,
-            priority=query.priority,
-            reason=query.reason,
-            assignee_id=query.assignee_id,
-            unassigned=query.unassigned,
-            created_from=query.created_from,
-            created_to=query.created_to,
-            sla_due_by=(
-                timezone.now() + timedelta(seconds=query.sla_due_within)
-                if query.sla_due_within is not None
-                else None
-            ),
-        ),
-        before_id=query.cursor,
-        limit=query.limit,
+        request.auth, query.filters(), before_id=query.cursor, limit=query.limit
     )
     return {"items": cases, "next_cursor": str(next_cursor) if next_cursor else None}
+
+
+@router.get("/cases/export", response={200: None, **ERRORS})
+def case_export(request: HttpRequest, query: Query[CaseExportQuery]):
+    """Every case the list shows under the same filters, one row each, as CSV (UTF-8 with
+    BOM) or XLSX. Headers in the user's language; statuses, types and outcomes as codes."""
+    table = cases_table(request.auth, query.filters())
+    return table_response(table, format=query.format, filename=cases_filename(query.format))
 
 
 @router.get("/cases/{case_id}", response={200: CaseDetailOut, **ERRORS})

@@ -7,14 +7,13 @@ ledger.view_journalentry (finance, managers, admins; else 403 permission.denied)
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
@@ -23,14 +22,8 @@ from aftersales.cases.models import Case
 from aftersales.channels.models import Order, Shop
 from aftersales.channels.selectors import shop_get_for_actor
 from aftersales.core.errors import Forbidden, Invalid
-from aftersales.ledger.exports import (
-    CONTENT_TYPES,
-    TABLES,
-    Period,
-    csv_chunks,
-    export_filename,
-    xlsx_write,
-)
+from aftersales.core.tabular import table_response
+from aftersales.ledger.exports import TABLES, Period, export_filename
 from aftersales.ledger.models import Account, JournalEntry, JournalLine
 from aftersales.ledger.reconcile import Reconciliation, reconciliation_run
 from aftersales.ledger.selectors import account_balances
@@ -39,7 +32,6 @@ from aftersales.ledger.services import penalty_record
 router = Router(tags=["ledger"])
 
 VIEW = "ledger.view_journalentry"
-SPOOL_BYTES = 16 * 1024 * 1024  # an XLSX larger than this is spooled to disk, not memory
 
 
 def _shop_for(actor: AbstractBaseUser, shop_id: int) -> Shop:
@@ -167,21 +159,7 @@ def _export(request: HttpRequest, query: ExportQuery, kind: str):
     shop, period = _period_for(request, query)
     table = TABLES[kind](shop, period)
     filename = export_filename(kind, shop, period, query.format)
-    if query.format == "csv":
-        response = StreamingHttpResponse(
-            (chunk.encode("utf-8") for chunk in csv_chunks(table)),
-            content_type=CONTENT_TYPES["csv"],
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-    # A zip file is written whole before it is sent: spool it, to disk when it is large.
-    # FileResponse closes it once sent.
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    xlsx_write(table, spool)
-    spool.seek(0)
-    return FileResponse(
-        spool, as_attachment=True, filename=filename, content_type=CONTENT_TYPES["xlsx"]
-    )
+    return table_response(table, format=query.format, filename=filename)
 
 
 @router.get("/ledger/exports/journal", response={200: None, **ERRORS})

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from aftersales.api.schemas import ERRORS, AwareDatetime, Id, In, Money
+from aftersales.api.schemas import ERRORS, Id, In, Money
 from aftersales.catalog.models import Product
 from aftersales.catalog.services import ProductData, product_upsert
-from aftersales.channels.models import Channel, ChannelKind, Language, Order, PaymentProvider
+from aftersales.channels.exports import orders_filename, orders_table
+from aftersales.channels.models import Channel, ChannelKind, Order
+from aftersales.channels.payloads import OrderIn, order_data
 from aftersales.channels.selectors import (
     channel_get_for_actor,
     channels_visible,
@@ -20,13 +23,8 @@ from aftersales.channels.selectors import (
     orders_list,
     shop_get_for_actor,
 )
-from aftersales.channels.services import (
-    CustomerData,
-    OrderData,
-    OrderLineData,
-    ShipmentData,
-    channel_create,
-)
+from aftersales.channels.services import channel_create
+from aftersales.core.tabular import table_response
 from aftersales.policies import triggers
 
 router = Router()
@@ -123,47 +121,6 @@ def product_put(request: HttpRequest, payload: ProductIn):
 # ----------------------------------------------------------------------------- orders
 
 
-class CustomerIn(In):
-    name: str = Field(default="", max_length=120)
-    phone: str = Field(default="", max_length=32)
-    email: str = Field(default="", max_length=254)
-    wechat_openid: str = Field(default="", max_length=64)
-    language: Language = Language.ZH_HANS
-
-
-class OrderLineIn(In):
-    sku: str = Field(min_length=1, max_length=64)
-    title: str = Field(default="", max_length=200)
-    quantity: int = Field(ge=1, le=100000)
-    unit_price: Money
-    discount: Money = Decimal("0.00")
-    paid_amount: Money | None = None
-
-
-class ShipmentIn(In):
-    courier: str = Field(min_length=1, max_length=40)
-    tracking_number: str = Field(min_length=1, max_length=64)
-    shipped_at: AwareDatetime | None = None
-    last_movement_at: AwareDatetime | None = None
-
-
-class OrderIn(In):
-    channel_id: int
-    external_id: str = Field(min_length=1, max_length=64)
-    customer: CustomerIn | None = None
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
-    shipping_fee: Money = Decimal("0.00")
-    placed_at: AwareDatetime | None = None
-    paid_at: AwareDatetime | None = None
-    shipped_at: AwareDatetime | None = None
-    signed_at: AwareDatetime | None = None
-    cancelled: bool = False
-    shipping_insurance: bool = False
-    payment_provider: PaymentProvider | None = None
-    payment_reference: str = Field(default="", max_length=64)
-    shipments: list[ShipmentIn] = Field(default_factory=list, max_length=50)
-
-
 class OrderLineOut(Schema):
     id: int
     sku: str
@@ -227,33 +184,25 @@ class OrderPage(Schema):
 def order_put(request: HttpRequest, payload: OrderIn):
     """Create or update an order by (channel, external order number)."""
     channel: Channel = channel_get_for_actor(request.auth, payload.channel_id)
-    customer = payload.customer
     order, created = triggers.order_put(
-        actor=request.auth,
-        channel=channel,
-        data=OrderData(
-            external_id=payload.external_id,
-            customer=CustomerData(**customer.model_dump()) if customer else None,
-            lines=[OrderLineData(**line.model_dump()) for line in payload.lines],
-            shipping_fee=payload.shipping_fee,
-            placed_at=payload.placed_at,
-            paid_at=payload.paid_at,
-            shipped_at=payload.shipped_at,
-            signed_at=payload.signed_at,
-            cancelled=payload.cancelled,
-            shipping_insurance=payload.shipping_insurance,
-            payment_provider=payload.payment_provider or "",
-            payment_reference=payload.payment_reference,
-            shipments=[ShipmentData(**s.model_dump()) for s in payload.shipments],
-        ),
+        actor=request.auth, channel=channel, data=order_data(payload)
     )
     return Status(201 if created else 200, order_get_for_actor(request.auth, order.pk))
 
 
-class OrderQuery(Schema):
+class OrderFilterQuery(Schema):
+    """The list's filters; the export takes the same ones."""
+
     channel_id: Id | None = None
+
+
+class OrderQuery(OrderFilterQuery):
     cursor: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
+
+
+class OrderExportQuery(OrderFilterQuery):
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 @router.get("/orders", response={200: OrderPage, **ERRORS}, tags=["orders"])
@@ -262,6 +211,14 @@ def order_list(request: HttpRequest, query: Query[OrderQuery]):
         request.auth, channel_id=query.channel_id, before_id=query.cursor, limit=query.limit
     )
     return {"items": orders, "next_cursor": str(next_cursor) if next_cursor else None}
+
+
+@router.get("/orders/export", response={200: None, **ERRORS}, tags=["orders"])
+def order_export(request: HttpRequest, query: Query[OrderExportQuery]):
+    """Every order the list shows under the same filters, one row per order line, as CSV
+    (UTF-8 with BOM) or XLSX. Headers in the user's language; statuses as their codes."""
+    table = orders_table(request.auth, channel_id=query.channel_id)
+    return table_response(table, format=query.format, filename=orders_filename(query.format))
 
 
 @router.get("/orders/lookup", response={200: OrderOut, **ERRORS}, tags=["orders"])

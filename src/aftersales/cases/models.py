@@ -150,6 +150,11 @@ class Case(models.Model):
 
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
     channel_status = models.CharField(_("channel's own status"), max_length=40, blank=True)
+    # The channel's own number for this request (Taobao refund_id, WeChat aftersale_id …):
+    # imports and webhooks find the case by it.
+    external_id = models.CharField(_("channel's case number"), max_length=64, blank=True)
+    # When the channel's status we hold was true there: an older update changes nothing.
+    channel_synced_at = models.DateTimeField(_("channel status as of"), null=True, blank=True)
 
     refund_amount = models.DecimalField(
         _("refund amount"), max_digits=12, decimal_places=2, null=True, blank=True
@@ -223,6 +228,7 @@ class Case(models.Model):
             ("act_factory_send", "Can send an item to the factory"),
             ("act_factory_receive", "Can receive an item back from the factory"),
             ("act_compensate", "Can give goodwill compensation"),
+            ("act_channel_sync", "Can move a case to the channel's own status"),
         ]
         # Keyset pages walk (shop, …, id DESC); every hot index leads with shop_id.
         indexes = [
@@ -239,6 +245,13 @@ class Case(models.Model):
             models.Index(fields=["shop", "assignee", "-id"], name="case_shop_assignee_idx"),
             models.Index(fields=["shop", "created_at"], name="case_shop_created_idx"),
             models.Index(fields=["shop", "order"], name="case_shop_order_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "channel", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="case_channel_external_uniq",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -63,10 +63,8 @@ def _sla_due_by(qs: QuerySet[Case], moment: datetime) -> QuerySet[Case]:
     return qs.exclude(status__in=TERMINAL).filter(Exists(targets))
 
 
-def cases_list(
-    actor: AbstractBaseUser, filters: CaseFilters, *, before_id: int | None, limit: int
-) -> tuple[list[Case], int | None]:
-    """One keyset page, newest first. Returns (cases, cursor for the next page or None)."""
+def cases_matching(actor: AbstractBaseUser, filters: CaseFilters) -> QuerySet[Case]:
+    """The actor's cases under the filters (the list pages them, the export streams them)."""
     qs = cases_visible(actor)
     if filters.shop_id is not None:
         qs = qs.filter(shop_id=filters.shop_id)
@@ -90,6 +88,14 @@ def cases_list(
         qs = qs.filter(created_at__lt=filters.created_to)
     if filters.sla_due_by is not None:
         qs = _sla_due_by(qs, filters.sla_due_by)
+    return qs
+
+
+def cases_list(
+    actor: AbstractBaseUser, filters: CaseFilters, *, before_id: int | None, limit: int
+) -> tuple[list[Case], int | None]:
+    """One keyset page, newest first. Returns (cases, cursor for the next page or None)."""
+    qs = cases_matching(actor, filters)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     # Pick the page's ids on the narrow index first, then load those rows with their joins:

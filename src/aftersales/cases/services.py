@@ -132,6 +132,7 @@ def case_create(
     dispute_class: str = "",
     dispute_nature: str = "",
     channel_status: str = "",
+    external_id: str = "",
     refund_method: str = "",
     repair_parts: list[str] | None = None,
 ) -> Case:
@@ -233,6 +234,7 @@ def case_create(
         safety_issue=safety_issue,
         escalated_to=escalated_to,
         channel_status=channel_status,
+        external_id=external_id,
         refund_method=refund_method,
         repair_parts=list(repair_parts or []),
     )

@@ -41,6 +41,8 @@ OPEN = frozenset(set(S) - TERMINAL)
 RESUME = "<resume>"
 PENDING = "<pending>"
 SAME = "<same>"
+# The channel's own status, mapped onto ours: the marketplace runs the case and we mirror it.
+CHANNEL = "<channel>"
 
 ORDER_TYPES = frozenset({T.REFUND_ONLY, T.RETURN_REFUND, T.EXCHANGE, T.REPAIR, T.REISSUE})
 RETURN_TYPES = frozenset({T.RETURN_REFUND, T.EXCHANGE, T.REPAIR})
@@ -69,6 +71,8 @@ def _common(case_type: str) -> Table:
         "close": {s: S.CLOSED for s in OPEN - {S.REFUNDING}},
         # Goodwill to the customer, at any point (the ledger books it).
         "compensate": {s: SAME for s in S},
+        # A marketplace moved its own case (import, webhook or pull): ours follows it.
+        "channel_sync": {s: CHANNEL for s in S},
     }
     if case_type in RETURN_TYPES:
         table["cancel"][S.AWAITING_RETURN] = S.CLOSED
@@ -144,12 +148,18 @@ def _build() -> dict[str, Table]:
 
 TRANSITIONS: dict[str, Table] = _build()
 
-ACTIONS = sorted({action for table in TRANSITIONS.values() for action in table})
+# Moves only the system makes (a channel reported them); never offered to a person.
+SYSTEM_ACTIONS = frozenset({"channel_sync"})
+ACTIONS = sorted({action for table in TRANSITIONS.values() for action in table} - SYSTEM_ACTIONS)
 
 
 def allowed_actions(case_type: str, status: str) -> list[str]:
     """The actions a case of this type may take from this status (for UIs and the API)."""
-    return [action for action, moves in TRANSITIONS[case_type].items() if status in moves]
+    return [
+        action
+        for action, moves in TRANSITIONS[case_type].items()
+        if status in moves and action not in SYSTEM_ACTIONS
+    ]
 
 
 def target_status(case_type: str, action: str, status: str) -> str | None:

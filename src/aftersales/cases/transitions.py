@@ -18,6 +18,7 @@ from aftersales.accounts.selectors import shop_ids_for
 from aftersales.cases.events import event_record
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.cases.states import (
+    CHANNEL,
     PENDING,
     RESUME,
     SAME,
@@ -107,7 +108,7 @@ def _step(
             step.data.setdefault("idempotency_key", REQUEST_KEY.get())
         if step.to == SAME:
             step.to = step.before
-        if step.to in (RESUME, PENDING):  # a body that forgot to resolve it is a bug
+        if step.to in (RESUME, PENDING, CHANNEL):  # a body that forgot to resolve it is a bug
             raise RuntimeError(f"{action} left its target unresolved")
         step.set(status=step.to, updated_at=timezone.now())
         if step.to in TERMINAL and step.before not in TERMINAL:

@@ -62,12 +62,18 @@ def order_find_for_actor(actor: AbstractBaseUser, channel_id: int, external_id: 
     return order
 
 
-def orders_list(
-    actor: AbstractBaseUser, *, channel_id: int | None, before_id: int | None, limit: int
-) -> tuple[list[Order], int | None]:
+def orders_matching(actor: AbstractBaseUser, *, channel_id: int | None) -> QuerySet[Order]:
+    """The actor's orders under the list's filters (the list pages them, the export streams)."""
     qs = orders_visible(actor)
     if channel_id is not None:
         qs = qs.filter(channel_id=channel_id)
+    return qs
+
+
+def orders_list(
+    actor: AbstractBaseUser, *, channel_id: int | None, before_id: int | None, limit: int
+) -> tuple[list[Order], int | None]:
+    qs = orders_matching(actor, channel_id=channel_id)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     rows = list(

@@ -107,16 +107,32 @@ class OrderData:
     shipments: list[ShipmentData] = field(default_factory=list)
 
 
-def _order_status(data: OrderData) -> str:
-    if data.cancelled:
+def order_status_for(
+    *,
+    cancelled: bool,
+    paid_at: datetime | None,
+    shipped_at: datetime | None,
+    signed_at: datetime | None,
+) -> str:
+    """An order's status follows from its times (and whether the channel cancelled it)."""
+    if cancelled:
         return OrderStatus.CANCELLED
-    if data.signed_at:
+    if signed_at:
         return OrderStatus.SIGNED
-    if data.shipped_at:
+    if shipped_at:
         return OrderStatus.SHIPPED
-    if data.paid_at:
+    if paid_at:
         return OrderStatus.PAID
     return OrderStatus.PENDING_PAYMENT
+
+
+def _order_status(data: OrderData) -> str:
+    return order_status_for(
+        cancelled=data.cancelled,
+        paid_at=data.paid_at,
+        shipped_at=data.shipped_at,
+        signed_at=data.signed_at,
+    )
 
 
 def _validate_order(data: OrderData, products: dict[str, Product]) -> dict[str, Decimal]:

@@ -7,41 +7,37 @@ is usually tried again under a new number, and adding both would count the money
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from aftersales.channels.models import Shop
+from aftersales.core import tabular
 from aftersales.core.errors import Invalid
 from aftersales.core.money import ZERO
+from aftersales.core.tabular import CHUNK, FORMATS, csv_chunks, xlsx_write
 from aftersales.ledger.models import JournalLine, Refund, RefundStatus
 
-MAX_PERIOD_DAYS = 366  # a leap year: one report never spans more
-CHUNK = 2000  # rows fetched per round trip while streaming
-CSV_FLUSH = 500  # rows per chunk handed to the response
-FORMATS = ("csv", "xlsx")
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-MONEY_FORMAT = "0.00"
-# Text a spreadsheet would run as a formula when it opens a CSV (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_BOM = "\ufeff"  # without it Excel reads UTF-8 as the local code page and garbles Chinese
+# The writers live in core.tabular; they are named here too for the callers of this module
+# (the `finance` command, the tests).
+__all__ = [
+    "FORMATS",
+    "TABLES",
+    "Period",
+    "Table",
+    "csv_chunks",
+    "export_filename",
+    "journal_table",
+    "refunds_table",
+    "xlsx_write",
+]
 
+MAX_PERIOD_DAYS = 366  # a leap year: one report never spans more
 
 # --------------------------------------------------------------------------- period
 
@@ -76,16 +72,12 @@ class Period:
         return f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"
 
 
-def _when(value: datetime | None) -> str:
-    return timezone.localtime(value).isoformat(timespec="seconds") if value else ""
-
-
 # --------------------------------------------------------------------------- tables
 
 
-class Table:
-    """A header, rows streamed from the database, and the TOTAL row of the money columns,
-    summed on the way through. Iterate it once; `total()` is complete after that."""
+class Table(tabular.Table):
+    """Rows with a TOTAL row of the money columns, summed in Decimal on the way through.
+    `counted` picks the rows the total adds up; `total_notes` labels its other columns."""
 
     def __init__(
         self,
@@ -96,24 +88,20 @@ class Table:
         counted: Callable[[list[Any]], bool] = lambda row: True,
         total_notes: dict[int, str] | None = None,
     ):
-        self.name = name
-        self.header = header
+        super().__init__(name, header, rows)
         self.money_at = money_at
-        self.count = 0
-        self._rows = rows
         self._counted = counted
         self._notes = total_notes or {}
         self._sums = dict.fromkeys(money_at, ZERO)
 
     def __iter__(self) -> Iterator[list[Any]]:
-        for row in self._rows:
-            self.count += 1
+        for row in super().__iter__():
             if self._counted(row):
                 for i in self.money_at:
                     self._sums[i] += row[i]
             yield row
 
-    def total(self) -> list[Any]:
+    def footer(self) -> list[Any]:
         row: list[Any] = [""] * len(self.header)
         row[0] = _("TOTAL")
         for i, note in self._notes.items():
@@ -156,7 +144,7 @@ def _journal_row(line: JournalLine) -> list[Any]:
     entry = line.entry
     return [
         entry.pk,
-        _when(entry.posted_at),
+        tabular.local_time(entry.posted_at),
         entry.memo,
         entry.case.reference if entry.case_id else "",
         entry.order.external_id if entry.order_id else "",
@@ -222,8 +210,8 @@ def _refund_row(refund: Refund) -> list[Any]:
         refund.restocking_fee,
         refund.amount,
         refund.provider_reference,
-        _when(refund.created_at),
-        _when(refund.confirmed_at),
+        tabular.local_time(refund.created_at),
+        tabular.local_time(refund.confirmed_at),
         refund.failure_reason,
     ]
 
@@ -234,60 +222,5 @@ TABLES: dict[str, Callable[[Shop, Period], Table]] = {
 }
 
 
-# --------------------------------------------------------------------------- writers
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return "'" + value if value.startswith(_FORMULA_START) else value
-    return str(value)
-
-
-def csv_chunks(table: Table, *, bom: bool = True) -> Iterator[str]:
-    """The table as CSV text in chunks of a few hundred rows, for a streaming response."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.header)
-    if bom:
-        yield _BOM
-    for n, row in enumerate(table, 1):
-        writer.writerow([_csv_value(v) for v in row])
-        if n % CSV_FLUSH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    writer.writerow([_csv_value(v) for v in table.total()])
-    yield buffer.getvalue()
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: Any, bold: bool = False) -> Any:
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = MONEY_FORMAT
-    elif isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"  # text is text, even when it starts with "=": never a formula
-    elif not bold:
-        return value
-    else:
-        cell = WriteOnlyCell(sheet, value=value)
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
-
-
-def xlsx_write(table: Table, out: IO[bytes]) -> None:
-    """The table as one worksheet, written row by row (openpyxl's write-only mode)."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=table.name[:31])
-    sheet.append([_cell(sheet, title, bold=True) for title in table.header])
-    for row in table:
-        sheet.append([_cell(sheet, value) for value in row])
-    sheet.append([_cell(sheet, value, bold=True) for value in table.total()])
-    book.save(out)
-
-
 def export_filename(kind: str, shop: Shop, period: Period, format: str) -> str:
-    return f"{kind}-{shop.code}-{period.slug}.{format}"
+    return tabular.export_filename(kind, shop.code, period.slug, format=format)

@@ -444,3 +444,50 @@ def refund_get(*, shop_ids: list[int], refund_id: int) -> Refund:
     if refund is None:
         raise NotFound("refund.not_found", _("No such refund."))
     return refund
+
+
+# --------------------------------------------------------------------------- by the channel
+
+
+def refund_settled_by_channel(*, case: Case, reference: str, at: datetime) -> Refund | None:
+    """The marketplace says it refunded the customer itself (a Taobao refund is paid from the
+    platform's escrow): the case's live refund that waits to be paid by hand is settled with
+    the channel's number, and the books follow. Refunds going through our own payment
+    accounts are left to their provider's answer. Call inside the caller's transaction."""
+    live = (
+        Refund.objects.select_for_update()
+        .select_related("case")
+        .filter(
+            shop_id=case.shop_id,
+            case=case,
+            provider=Provider.MANUAL,
+            status__in=(R.PENDING, R.AWAITING_PROOF),
+        )
+        .order_by("-id")
+        .first()
+    )
+    if live is None:
+        return None
+    _settle(live, reference[:64], at)
+    return live
+
+
+def refund_failed_by_channel(*, case: Case, reason: str, at: datetime) -> Refund | None:
+    """The marketplace closed or refused the request while our refund still waited to be paid
+    by hand: that refund will never be paid, so it fails (the case goes back where it was)."""
+    live = (
+        Refund.objects.select_for_update()
+        .select_related("case")
+        .filter(
+            shop_id=case.shop_id,
+            case=case,
+            provider=Provider.MANUAL,
+            status__in=(R.PENDING, R.AWAITING_PROOF),
+        )
+        .order_by("-id")
+        .first()
+    )
+    if live is None:
+        return None
+    _fail(live, reason, at)
+    return live

@@ -53,9 +53,15 @@ def order_put(
     )
     order, created = order_upsert(actor=actor, channel=channel, data=data)
     if not created and before != order.status:
-        open_cases = Case.objects.filter(shop_id=order.shop_id, order=order).exclude(
-            status__in=TERMINAL
-        )
-        for case in open_cases.order_by("id"):
-            case_decide(case=case, trigger=f"order_{order.status}")
+        order_moved(order)
     return order, created
+
+
+def order_moved(order: Order) -> None:
+    """An existing order changed state: its open cases are decided again on the new facts.
+    (The bulk import calls this for the orders it moved.)"""
+    open_cases = Case.objects.filter(shop_id=order.shop_id, order=order).exclude(
+        status__in=TERMINAL
+    )
+    for case in open_cases.order_by("id"):
+        case_decide(case=case, trigger=f"order_{order.status}")

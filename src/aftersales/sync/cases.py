@@ -1,0 +1,211 @@
+"""A channel's after-sales request, put into ours: the one write behind case imports, inbound
+webhooks and reconciliation pulls.
+
+A request the channel still waits on the merchant for is filed like any case, and the policy
+decides it. A request the channel has already moved on (approved, refunded, closed) is
+mirrored: our case follows the channel's status, through the `channel_sync` action, so the
+timeline shows every move and the clocks follow. When the channel says it refunded the
+customer, the case's refund waiting to be paid by hand is settled with the channel's number and
+the books record it; a refund the channel closed instead is failed first, so no refund stays
+open for money that will never move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftersales.cases.models import Case, Outcome, Reason
+from aftersales.cases.services import LineRequest
+from aftersales.cases.states import REFUND_TYPES, TERMINAL, CaseStatus, CaseType
+from aftersales.cases.transitions import case_step
+from aftersales.channels.models import Channel, Order
+from aftersales.core.errors import Invalid
+from aftersales.core.money import ZERO, money
+from aftersales.sync.statuses import Mapped, canonical, to_ours
+
+CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
+
+
+@dataclass(frozen=True)
+class ChannelCase:
+    """One after-sales request as a channel reports it, already in our field names."""
+
+    external_id: str
+    order_number: str
+    case_type: str
+    channel_status: str
+    reason: str = Reason.OTHER
+    refund_amount: Decimal | None = None
+    customer_words: str = ""
+    # (SKU, quantity); none means every line of the order.
+    lines: list[tuple[str, int]] = field(default_factory=list)
+    # When the channel's status was true there; None means "now".
+    occurred_at: datetime | None = None
+
+
+def _check(channel: Channel, data: ChannelCase) -> tuple[str, Mapped]:
+    errors: dict[str, str] = {}
+    if not data.external_id.strip():
+        errors["external_id"] = _("Required.")
+    if data.case_type not in CaseType.values:
+        errors["type"] = _("Unknown case type.")
+    if data.reason not in Reason.values:
+        errors["reason"] = _("Unknown reason.")
+    if data.refund_amount is not None and money(data.refund_amount) < ZERO:
+        errors["refund_amount"] = _("Cannot be negative.")
+    if errors:
+        raise Invalid("case.invalid", _("The case is not valid."), errors)
+    code = canonical(channel.kind, data.channel_status)
+    return code, to_ours(channel.kind, code, data.case_type)
+
+
+def channel_case_put(
+    *, channel: Channel, data: ChannelCase, now: datetime | None = None
+) -> tuple[Case, str]:
+    """File or move the channel's request; returns the case and what happened to it (created,
+    updated, unchanged, or stale: an update older than the status we hold)."""
+    code, mapped = _check(channel, data)
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            return _put(channel, data, code, mapped, now)
+    except IntegrityError:
+        # Two deliveries of the same new request raced; the loser finds the winner's case.
+        with transaction.atomic():
+            return _put(channel, data, code, mapped, now)
+
+
+def _put(
+    channel: Channel, data: ChannelCase, code: str, mapped: Mapped, now: datetime
+) -> tuple[Case, str]:
+    as_of = data.occurred_at or now
+    case = (
+        Case.objects.select_for_update()
+        .filter(shop_id=channel.shop_id, channel=channel, external_id=data.external_id)
+        .first()
+    )
+    if case is None:
+        return _file(channel, data, code, mapped, as_of), CREATED
+    if case.channel_synced_at is not None and as_of < case.channel_synced_at:
+        return case, STALE
+    if case.channel_status == code:
+        return case, UNCHANGED
+    _mirror(case, code, mapped, as_of, data.refund_amount)
+    return case, UPDATED
+
+
+def _file(channel: Channel, data: ChannelCase, code: str, mapped: Mapped, as_of) -> Case:
+    from aftersales.policies.triggers import case_file  # the policy builds on cases and us
+
+    order = (
+        Order.objects.filter(
+            shop_id=channel.shop_id, channel=channel, external_id=data.order_number
+        )
+        .prefetch_related("lines")
+        .first()
+    )
+    if order is None:
+        raise Invalid(
+            "order.not_found",
+            _("No order %(number)s on this channel.") % {"number": data.order_number or "—"},
+            {"order_number": data.order_number},
+        )
+    by_sku = {line.sku: line for line in order.lines.all()}
+    unknown = [sku for sku, _qty in data.lines if sku not in by_sku]
+    if unknown:
+        raise Invalid(
+            "case.invalid_lines",
+            _("The order has no line with SKU %(sku)s.") % {"sku": unknown[0]},
+            {"sku": unknown[0]},
+        )
+    requests = [LineRequest(by_sku[sku], qty) for sku, qty in data.lines]
+    fields = {
+        "case_type": data.case_type,
+        "reason": data.reason,
+        "order": order,
+        "lines": requests,
+        "customer_words": data.customer_words,
+        "channel_status": code,
+        "external_id": data.external_id,
+    }
+    if mapped.status == CaseStatus.AWAITING_MERCHANT:
+        # Still the merchant's to decide: the policy does, as for any new case.
+        case = case_file(actor=None, **fields)
+        Case.objects.filter(pk=case.pk).update(channel_synced_at=as_of)
+        case.channel_synced_at = as_of
+        return case
+    from aftersales.cases.services import case_create
+
+    case = case_create(actor=None, **fields)
+    if data.refund_amount is not None:
+        case.refund_amount = money(data.refund_amount)
+        Case.objects.filter(pk=case.pk).update(refund_amount=case.refund_amount)
+    _mirror(case, code, mapped, as_of, data.refund_amount)
+    return case
+
+
+def _refund_amount(case: Case, given: Decimal | None) -> Decimal:
+    if given is not None:
+        return money(given)
+    if case.refund_amount is not None:
+        return case.refund_amount
+    total = ZERO
+    for line in case.lines.select_related("order_line"):
+        bought = line.order_line
+        total += money(bought.paid_amount * line.quantity / bought.quantity)
+    return total
+
+
+def _mirror(
+    case: Case,
+    code: str,
+    mapped: Mapped,
+    as_of: datetime,
+    refund_amount: Decimal | None,
+) -> None:
+    from aftersales.ledger.refunds import refund_failed_by_channel, refund_settled_by_channel
+
+    reference = f"{case.channel_id}:{case.external_id}"
+    refunded = mapped.status == CaseStatus.SUCCEEDED and mapped.outcome == Outcome.REFUNDED
+    if case.status == CaseStatus.REFUNDING and mapped.status != CaseStatus.REFUNDING:
+        if refunded:
+            refund_settled_by_channel(case=case, reference=reference, at=as_of)
+            case.refresh_from_db()
+        else:
+            reason = _("The channel moved the request to %(code)s.") % {"code": code}
+            refund_failed_by_channel(case=case, reason=reason, at=as_of)
+            case.refresh_from_db()
+    elif refunded and case.type in REFUND_TYPES and case.status not in TERMINAL:
+        # The channel paid the customer: the refund goes through our books on its way.
+        _step_to(case, code, CaseStatus.REFUNDING, "", as_of, refund_amount)
+        refund_settled_by_channel(case=case, reference=reference, at=as_of)
+        case.refresh_from_db()
+    if case.status == mapped.status and case.channel_status == code:
+        return
+    _step_to(case, code, mapped.status, mapped.outcome, as_of, refund_amount)
+
+
+def _step_to(
+    case: Case,
+    code: str,
+    status: str,
+    outcome: str,
+    as_of: datetime,
+    refund_amount: Decimal | None,
+) -> None:
+    note = _("The channel's status is now %(code)s.") % {"code": code}
+    with case_step(case, None, "channel_sync", note=note) as step:
+        step.to = status
+        values: dict = {"channel_status": code, "channel_synced_at": as_of}
+        if outcome and status in TERMINAL:
+            values["outcome"] = outcome
+        if status == CaseStatus.REFUNDING and step.before != CaseStatus.REFUNDING:
+            values["refund_amount"] = _refund_amount(step.case, refund_amount)
+        step.set(**values)
+        step.data.update({"channel_status": code, "as_of": as_of.isoformat()})

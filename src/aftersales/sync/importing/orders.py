@@ -1,0 +1,565 @@
+"""The bulk order import: rows stream in, are checked, and land a batch at a time.
+
+Each batch is one transaction: the orders and lines it names are read back in one query each,
+compared with the file, and only what differs is written — new rows by COPY on PostgreSQL (a
+multi-row insert on SQLite), changed ones by update, the same ones not at all. So a file
+imported twice changes nothing the second time, and an updated export touches only the orders
+that changed. An order that moved (paid, shipped, signed) runs the same order hooks as an API
+upsert: its shipping clock starts or stops and its open cases are decided again.
+
+An order is all or nothing: when one of its rows is wrong (a bad number, an unknown SKU), none
+of its rows land, and each is reported (row, column, value, message). A row repeating an order
+line already read is refused on its own. The import never deletes lines: an export that lacks
+one says nothing about it.
+
+Memory is flat: a batch holds at most BATCH rows (an order's rows stay together, so a batch
+ends at an order's end), problems are written to the database as they come, and only a cache of
+the shop's SKUs is kept across batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftersales.catalog.models import Product
+from aftersales.channels.models import Channel, Customer, Order, OrderLine, OrderStatus, Shipment
+from aftersales.channels.services import ORDER_HOOKS, order_status_for
+from aftersales.core.money import MONEY_MAX, ZERO, money
+from aftersales.sync.importing.bulk import insert_rows, update_rows
+from aftersales.sync.importing.presets import CANCELLED_WORDS, Preset
+from aftersales.sync.importing.problems import Counts, Problems
+from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
+
+BATCH = 5000
+
+_HEADER = (
+    "shipping_fee",
+    "placed_at",
+    "paid_at",
+    "shipped_at",
+    "signed_at",
+    "order_status",
+    "buyer_name",
+    "phone",
+    "courier",
+    "tracking_number",
+    "payment_reference",
+)
+
+
+@dataclass(slots=True)
+class Line:
+    row: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    paid: Decimal
+
+
+@dataclass(slots=True)
+class Head:
+    shipping_fee: Decimal
+    placed_at: dt.datetime | None
+    paid_at: dt.datetime | None
+    shipped_at: dt.datetime | None
+    signed_at: dt.datetime | None
+    cancelled: bool
+    buyer_name: str
+    phone: str
+    courier: str
+    tracking_number: str
+    payment_reference: str
+
+    @property
+    def status(self) -> str:
+        return order_status_for(
+            cancelled=self.cancelled,
+            paid_at=self.paid_at,
+            shipped_at=self.shipped_at,
+            signed_at=self.signed_at,
+        )
+
+
+@dataclass
+class Group:
+    """One order's rows in the batch."""
+
+    number: str
+    first_row: int
+    head: Head | None = None
+    lines: dict[str, Line] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
+    # The first problem that refuses the whole order: (row, column).
+    refused: tuple[int, str] | None = None
+
+
+class OrderImporter:
+    def __init__(
+        self,
+        *,
+        channel: Channel,
+        preset: Preset,
+        columns: dict[str, int],
+        problems: Problems,
+        counts: Counts,
+    ) -> None:
+        self.channel = channel
+        self.shop_id = channel.shop_id
+        self.preset = preset
+        self.columns = columns
+        self.problems = problems
+        self.counts = counts
+        self.tz = timezone.get_default_timezone()
+        self.currency = channel.shop.currency
+        self.skus: dict[str, tuple[int, str]] = {}
+        self.missing_skus: set[str] = set()
+
+    # ----------------------------------------------------------------------- reading
+
+    def run(self, rows: Iterator[tuple[int, list[str]]], tick: Callable[[], None]) -> None:
+        batch: dict[str, Group] = {}
+        size = 0
+        last = ""
+        for number, values in rows:
+            self.counts.rows += 1
+            order_number = self._cell(values, "order_number")
+            if not order_number:
+                self._refuse_row(number, "order_number", "", _("Required."))
+                continue
+            if size >= BATCH and order_number != last:
+                self._flush(batch)
+                tick()
+                batch, size = {}, 0
+            last = order_number
+            group = batch.get(order_number)
+            if group is None:
+                group = batch[order_number] = Group(order_number, number)
+            group.rows.append(number)
+            size += 1
+            self._read_row(group, number, values)
+        if batch:
+            self._flush(batch)
+        tick()
+
+    def _cell(self, values: list[str], name: str) -> str:
+        index = self.columns.get(name)
+        if index is None or index >= len(values):
+            return ""
+        return values[index]
+
+    def _refuse_row(self, row: int, name: str, value: str, message: str) -> None:
+        self.counts.failed += 1
+        self.problems.add(row, self._header(name), value, message)
+
+    def _header(self, name: str) -> str:
+        return self.preset.orders.get(name, (name,))[0] if name in self.columns else name
+
+    def _refuse(self, group: Group, row: int, name: str, value: str, message: str) -> None:
+        self.problems.add(row, self._header(name), value, message)
+        if group.refused is None:
+            group.refused = (row, name)
+
+    def _read_row(self, group: Group, row: int, values: list[str]) -> None:
+        if group.head is None and group.refused is None:
+            group.head = self._read_head(group, row, values)
+        sku = self._cell(values, "sku")
+        if not sku:
+            self._refuse(group, row, "sku", "", _("Required."))
+            return
+        if sku in group.lines:
+            # Refused on its own: the order's line is already in from the earlier row.
+            group.rows.remove(row)
+            self._refuse_row(
+                row,
+                "sku",
+                sku,
+                _("Duplicate row: order %(order)s already has SKU %(sku)s on row %(row)s.")
+                % {"order": group.number, "sku": sku, "row": group.lines[sku].row},
+            )
+            return
+        name = "quantity"
+        try:
+            quantity = count_of(self._cell(values, "quantity"))
+            name = "unit_price"
+            unit_price = money_of(self._cell(values, "unit_price"))
+            if unit_price is None:
+                name = "line_total"
+                total = money_of(self._cell(values, "line_total"))
+                if total is None:
+                    raise CellError(_("Required."))
+                unit_price = money(total / quantity)
+            name = "discount"
+            discount = money_of(self._cell(values, "discount")) or ZERO
+            gross = money(unit_price * quantity)
+            name = "paid_amount"
+            paid = money_of(self._cell(values, "paid_amount"))
+            paid = gross - discount if paid is None else paid
+            if gross > MONEY_MAX:
+                name = "quantity"
+                raise CellError(_("Quantity × unit price is too large."))
+            if paid < ZERO:
+                raise CellError(_("The discount is larger than the line."))
+            if paid > gross:
+                raise CellError(_("Cannot exceed quantity × unit price."))
+        except CellError as exc:
+            self._refuse(group, row, name, self._cell(values, name), exc.message)
+            return
+        title = self._cell(values, "title")[:200]
+        group.lines[sku] = Line(row, sku, title, quantity, unit_price, discount, paid)
+
+    def _read_head(self, group: Group, row: int, values: list[str]) -> Head | None:
+        parsed: dict[str, object] = {}
+        for name in ("placed_at", "paid_at", "shipped_at", "signed_at"):
+            text = self._cell(values, name)
+            try:
+                parsed[name] = time_of(text, self.tz)
+            except CellError as exc:
+                self._refuse(group, row, name, text, exc.message)
+                return None
+        text = self._cell(values, "shipping_fee")
+        try:
+            parsed["shipping_fee"] = money_of(text) or ZERO
+        except CellError as exc:
+            self._refuse(group, row, "shipping_fee", text, exc.message)
+            return None
+        order = [(n, parsed[n]) for n in ("paid_at", "shipped_at", "signed_at")]
+        for (earlier_name, earlier), (later_name, later) in zip(order, order[1:], strict=False):
+            if earlier and later and later < earlier:  # type: ignore[operator]
+                message = _("Cannot be before %(name)s.") % {"name": self._header(earlier_name)}
+                self._refuse(group, row, later_name, self._cell(values, later_name), message)
+                return None
+        if (parsed["shipped_at"] or parsed["signed_at"]) and not parsed["paid_at"]:
+            self._refuse(group, row, "paid_at", "", _("A shipped order must have been paid."))
+            return None
+        status_text = self._cell(values, "order_status")
+        return Head(
+            shipping_fee=parsed["shipping_fee"],  # type: ignore[arg-type]
+            placed_at=parsed["placed_at"],  # type: ignore[arg-type]
+            paid_at=parsed["paid_at"],  # type: ignore[arg-type]
+            shipped_at=parsed["shipped_at"],  # type: ignore[arg-type]
+            signed_at=parsed["signed_at"],  # type: ignore[arg-type]
+            cancelled=status_text.lower() in CANCELLED_WORDS,
+            buyer_name=self._cell(values, "buyer_name")[:120],
+            phone=self._cell(values, "phone")[:32],
+            courier=self._cell(values, "courier")[:40],
+            tracking_number=self._cell(values, "tracking_number")[:64],
+            payment_reference=self._cell(values, "payment_reference")[:64],
+        )
+
+    # ----------------------------------------------------------------------- writing
+
+    def _flush(self, batch: dict[str, Group]) -> None:
+        self._check_skus(batch)
+        good = {}
+        for number, group in batch.items():
+            if group.refused is None and group.head is not None and group.lines:
+                good[number] = group
+                continue
+            self._refuse_siblings(group)
+        try:
+            self._write(good)
+        except IntegrityError:
+            # Someone else created one of these orders meanwhile: read again and retry once.
+            self._write(good)
+        self.problems.flush()
+
+    def _check_skus(self, batch: dict[str, Group]) -> None:
+        wanted = {
+            sku
+            for group in batch.values()
+            for sku in group.lines
+            if sku not in self.skus and sku not in self.missing_skus
+        }
+        if wanted:
+            found = Product.objects.filter(shop_id=self.shop_id, sku__in=wanted).values_list(
+                "sku", "id", "name"
+            )
+            for sku, pk, name in found:
+                self.skus[sku] = (pk, name)
+            self.missing_skus |= wanted - self.skus.keys()
+        for group in batch.values():
+            for sku, line in group.lines.items():
+                if sku in self.missing_skus:
+                    message = _("Unknown SKU %(sku)s.") % {"sku": sku}
+                    self._refuse(group, line.row, "sku", sku, message)
+
+    def _refuse_siblings(self, group: Group) -> None:
+        """Every row of a refused order is reported; the one at fault already is."""
+        bad_row = group.refused[0] if group.refused else group.first_row
+        reported = set(self.problems.rows_seen)
+        for row in group.rows:
+            self.counts.failed += 1
+            if row in reported:
+                continue
+            self.problems.add(
+                row,
+                self._header("order_number"),
+                group.number,
+                _("Not imported: row %(row)s of order %(order)s has a problem.")
+                % {"row": bad_row, "order": group.number},
+            )
+
+    @transaction.atomic
+    def _write(self, groups: dict[str, Group]) -> None:
+        if not groups:
+            return
+        now = timezone.now()
+        existing = {
+            row[0]: row
+            for row in Order.objects.filter(
+                shop_id=self.shop_id, channel_id=self.channel.pk, external_id__in=list(groups)
+            ).values_list(
+                "external_id",
+                "id",
+                "status",
+                "shipping_fee",
+                "placed_at",
+                "paid_at",
+                "shipped_at",
+                "signed_at",
+                "payment_reference",
+                "customer_id",
+            )
+        }
+        customers = self._customers(groups, existing, now)
+        created = [g for n, g in groups.items() if n not in existing]
+        self._insert_orders(created, customers, now)
+        ids = {n: row[1] for n, row in existing.items()}
+        if created:
+            ids.update(
+                Order.objects.filter(
+                    shop_id=self.shop_id,
+                    channel_id=self.channel.pk,
+                    external_id__in=[g.number for g in created],
+                ).values_list("external_id", "id")
+            )
+        changed_heads, moved = self._update_orders(groups, existing, customers, now)
+        touched = self._write_lines(groups, existing, ids)
+        self._write_shipments(groups, ids)
+        recount = (touched | changed_heads) & {ids[n] for n in existing}
+        if recount:
+            self._recount(recount)
+        self.counts.created += len(created)
+        updated = {n for n in existing if ids[n] in (touched | changed_heads)}
+        self.counts.updated += len(updated)
+        self.counts.unchanged += len(existing) - len(updated)
+        moved += [ids[g.number] for g in created if g.head.status == OrderStatus.PAID]
+        self._run_hooks(moved, {ids[n] for n in existing})
+
+    def _customers(self, groups, existing, now) -> dict[str, int]:
+        """Customers by phone, made when first seen. A masked phone (138****1234, as the
+        marketplaces export them) names nobody, so it links no customer."""
+        phones = {
+            g.head.phone: g.head.buyer_name
+            for n, g in groups.items()
+            if g.head.phone
+            and "*" not in g.head.phone
+            and (n not in existing or existing[n][9] is None)
+        }
+        if not phones:
+            return {}
+        known = dict(
+            Customer.objects.filter(shop_id=self.shop_id, phone__in=list(phones))
+            .order_by("-id")
+            .values_list("phone", "id")
+        )
+        new = [p for p in phones if p not in known]
+        if new:
+            Customer.objects.bulk_create(
+                [Customer(shop_id=self.shop_id, phone=p, name=phones[p]) for p in new]
+            )
+            known.update(
+                Customer.objects.filter(shop_id=self.shop_id, phone__in=new)
+                .order_by("-id")
+                .values_list("phone", "id")
+            )
+        return known
+
+    def _insert_orders(self, created: list[Group], customers: dict[str, int], now) -> None:
+        if not created:
+            return
+        fields = [
+            "shop_id",
+            "channel_id",
+            "external_id",
+            "customer_id",
+            "status",
+            "currency",
+            "shipping_fee",
+            "total_paid",
+            "shipping_insurance",
+            "payment_provider",
+            "payment_reference",
+            "placed_at",
+            "paid_at",
+            "shipped_at",
+            "signed_at",
+            "created_at",
+            "updated_at",
+        ]
+        rows = []
+        for g in created:
+            h = g.head
+            total = money(sum((line.paid for line in g.lines.values()), ZERO) + h.shipping_fee)
+            rows.append(
+                (
+                    self.shop_id,
+                    self.channel.pk,
+                    g.number,
+                    customers.get(h.phone),
+                    h.status,
+                    self.currency,
+                    h.shipping_fee,
+                    total,
+                    False,
+                    self.preset.payment_provider,
+                    h.payment_reference,
+                    h.placed_at,
+                    h.paid_at,
+                    h.shipped_at,
+                    h.signed_at,
+                    now,
+                    now,
+                )
+            )
+        insert_rows(Order, fields, rows)
+
+    def _update_orders(self, groups, existing, customers, now) -> tuple[set[int], list[int]]:
+        fields = [
+            "status",
+            "shipping_fee",
+            "placed_at",
+            "paid_at",
+            "shipped_at",
+            "signed_at",
+            "payment_reference",
+            "customer_id",
+            "updated_at",
+        ]
+        rows, changed, moved = [], set(), []
+        for number, row in existing.items():
+            h = groups[number].head
+            customer = row[9] if row[9] is not None else customers.get(h.phone)
+            new = (
+                h.status,
+                h.shipping_fee,
+                h.placed_at,
+                h.paid_at,
+                h.shipped_at,
+                h.signed_at,
+                h.payment_reference or row[8],
+                customer,
+            )
+            if new != tuple(row[2:10]):
+                rows.append((*new, now, row[1]))
+                changed.add(row[1])
+                if h.status != row[2]:
+                    moved.append(row[1])
+        update_rows(Order, fields, rows)
+        return changed, moved
+
+    def _write_lines(self, groups, existing, ids) -> set[int]:
+        """Insert new lines, update changed ones; returns the orders whose lines changed."""
+        have: dict[tuple[int, str], tuple] = {}
+        if existing:
+            for row in OrderLine.objects.filter(
+                shop_id=self.shop_id, order_id__in=[ids[n] for n in existing]
+            ).values_list(
+                "order_id", "sku", "id", "product_id", "title", "quantity", "unit_price",
+                "discount", "paid_amount",
+            ):  # fmt: skip
+                have[(row[0], row[1])] = row
+        inserts, updates, touched = [], [], set()
+        for number, g in groups.items():
+            order_id = ids[number]
+            for sku, line in g.lines.items():
+                product_id, name = self.skus[sku]
+                values = (
+                    product_id,
+                    line.title or name,
+                    line.quantity,
+                    line.unit_price,
+                    line.discount,
+                    line.paid,
+                )
+                current = have.get((order_id, sku))
+                if current is None:
+                    inserts.append((self.shop_id, order_id, sku, *values))
+                    touched.add(order_id)
+                elif tuple(current[3:]) != values:
+                    updates.append((*values, current[2]))
+                    touched.add(order_id)
+        insert_rows(
+            OrderLine,
+            [
+                "shop_id", "order_id", "sku", "product_id", "title", "quantity", "unit_price",
+                "discount", "paid_amount",
+            ],
+            inserts,
+        )  # fmt: skip
+        update_rows(
+            OrderLine,
+            ["product_id", "title", "quantity", "unit_price", "discount", "paid_amount"],
+            updates,
+        )
+        return touched
+
+    def _write_shipments(self, groups, ids) -> None:
+        wanted = {
+            (ids[n], g.head.tracking_number): g.head
+            for n, g in groups.items()
+            if g.head.tracking_number
+        }
+        if not wanted:
+            return
+        known = set(
+            Shipment.objects.filter(
+                shop_id=self.shop_id, order_id__in={order_id for order_id, _t in wanted}
+            ).values_list("order_id", "tracking_number")
+        )
+        rows = [
+            (self.shop_id, order_id, h.courier or "-", tracking, h.shipped_at)
+            for (order_id, tracking), h in wanted.items()
+            if (order_id, tracking) not in known
+        ]
+        insert_rows(
+            Shipment, ["shop_id", "order_id", "courier", "tracking_number", "shipped_at"], rows
+        )
+
+    def _recount(self, order_ids: set[int]) -> None:
+        lines = (
+            OrderLine.objects.filter(order_id=OuterRef("pk"))
+            .values("order_id")
+            .annotate(total=Sum("paid_amount"))
+            .values("total")
+        )
+        decimal = DecimalField(max_digits=12, decimal_places=2)
+        Order.objects.filter(shop_id=self.shop_id, pk__in=order_ids).update(
+            total_paid=F("shipping_fee")
+            + Coalesce(Subquery(lines, output_field=decimal), Value(ZERO), output_field=decimal)
+        )
+
+    def _run_hooks(self, moved: list[int], existing_ids: set[int]) -> None:
+        """The orders that moved get what an API upsert gives them: clocks and re-decisions."""
+        if not moved:
+            return
+        from aftersales.policies.triggers import order_moved  # the policy builds on orders
+
+        for order in Order.objects.filter(shop_id=self.shop_id, pk__in=moved).select_related(
+            "channel"
+        ):
+            for hook in ORDER_HOOKS:
+                hook(order)
+            if order.pk in existing_ids:
+                order_moved(order)

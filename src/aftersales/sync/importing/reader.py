@@ -1,0 +1,139 @@
+"""Rows out of a CSV or XLSX export, one at a time, whatever the file's size.
+
+CSV from Chinese Excel is GBK (read as GB18030, its superset); UTF-8, with or without the BOM
+Excel writes, is read as UTF-8. The encoding is decided from the first 64 KB. XLSX is read with
+openpyxl in read-only mode (streamed, not loaded). Cell text is cleaned the way the
+marketplaces' exports need: surrounding spaces, Excel's `="…"` and leading `'` or tab (written
+to stop Excel turning an order number into 1.2E+18) are dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.utils.translation import gettext as _
+
+SAMPLE_BYTES = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be read (empty, not CSV/XLSX, undecodable)."""
+
+    def __init__(self, message: str, column: str = "", row: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.row = row
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    # (row number as a spreadsheet shows it: the header is row 1, values)
+    rows: Iterator[tuple[int, list[str]]]
+    # For progress: how far through the file we are, out of `size` (bytes or rows).
+    size: int
+    position: Callable[[], int]
+
+
+def clean(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value).strip()
+    if text.startswith('="') and text.endswith('"'):
+        text = text[2:-1]
+    return text.lstrip("'\t").strip()
+
+
+def open_table(stream: BinaryIO) -> Table:
+    head = stream.read(SAMPLE_BYTES)
+    stream.seek(0)
+    if not head:
+        raise FileProblem(_("The file is empty."))
+    if head.startswith(_ZIP_MAGIC):
+        return _xlsx(stream)
+    return _csv(stream, head)
+
+
+def _encoding(head: bytes) -> str:
+    try:
+        # Not final: the sample may end inside a character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def _csv(stream: BinaryIO, head: bytes) -> Table:
+    encoding = _encoding(head)
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    reader = csv.reader(text)
+    size = _size(stream)
+    try:
+        headers = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FileProblem(_("The file is not a readable CSV: %(error)s") % {"error": exc}) from exc
+    if headers is None or not any(h.strip() for h in headers):
+        raise FileProblem(_("The file is empty."))
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for number, values in enumerate(reader, start=2):
+                if any(values):
+                    yield number, [clean(v) for v in values]
+        except UnicodeDecodeError as exc:
+            raise FileProblem(
+                _("Line %(row)s is not %(encoding)s text.")
+                % {"row": reader.line_num + 1, "encoding": encoding},
+                row=reader.line_num + 1,
+            ) from exc
+        except csv.Error as exc:
+            raise FileProblem(str(exc), row=reader.line_num) from exc
+
+    return Table([clean(h) for h in headers], rows(), size, stream.tell)
+
+
+def _size(stream: BinaryIO) -> int:
+    here = stream.tell()
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(here)
+    return size
+
+
+def _xlsx(stream: BinaryIO) -> Table:
+    from openpyxl import load_workbook  # only when an XLSX arrives
+
+    try:
+        book = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise FileProblem(_("The file is not a readable XLSX workbook.")) from exc
+    sheet = book.worksheets[0]
+    it = sheet.iter_rows(values_only=True)
+    first = next(it, None)
+    if first is None or not any(clean(v) for v in first):
+        book.close()
+        raise FileProblem(_("The file is empty."))
+    done = [1]
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for number, values in enumerate(it, start=2):
+                done[0] = number
+                cells = [clean(v) for v in values]
+                if any(cells):
+                    yield number, cells
+        finally:
+            book.close()
+
+    return Table([clean(h) for h in first], rows(), sheet.max_row or 0, lambda: done[0])

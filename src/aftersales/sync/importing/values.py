@@ -1,0 +1,78 @@
+"""Cell text to typed values, with the message a merchant reads when a cell is wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
+
+from aftersales.core.money import MONEY_MAX, money
+
+
+class CellError(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_CURRENCY_MARKS = str.maketrans("", "", "¥￥,， ")
+
+
+def money_of(text: str) -> Decimal | None:
+    """ "¥1,299.00" → Decimal("1299.00"); empty → None."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text.translate(_CURRENCY_MARKS))
+    except InvalidOperation:
+        raise CellError(_("Not an amount of money.")) from None
+    if not value.is_finite():
+        raise CellError(_("Not an amount of money."))
+    if value < 0:
+        raise CellError(_("Cannot be negative."))
+    if value > MONEY_MAX:
+        raise CellError(_("Too large."))
+    if value != value.quantize(Decimal("0.01")):
+        raise CellError(_("More than two decimal places."))
+    return money(value)
+
+
+def count_of(text: str) -> int:
+    """A quantity: a whole number of at least 1 ("3" or Excel's "3.0")."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise CellError(_("Not a whole number.")) from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise CellError(_("Not a whole number."))
+    if value < 1:
+        raise CellError(_("Quantity must be at least 1."))
+    if value > 1_000_000:
+        raise CellError(_("Too large."))
+    return int(value)
+
+
+def time_of(text: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """A time as the exports print it: "2026-11-01 10:00:00", "2026/11/01 10:00", ISO 8601
+    with or without its zone; without one it is the shop's local time."""
+    if not text:
+        return None
+    text = text.replace("/", "-")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        value = _unpadded(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def _unpadded(text: str) -> dt.datetime:
+    """Excel's "2026-1-5 9:05" (no leading zeros)."""
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise CellError(_("Not a date and time (write 2026-11-01 10:00:00)."))
