@@ -1,0 +1,1 @@
+"""Placeholder: admin for channel links and the event log (being written)."""
