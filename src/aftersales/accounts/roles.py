@@ -159,6 +159,23 @@ for _role in (AGENT, TEAM_LEAD):
 for _role in (MANAGER, ADMIN):
     ROLE_PERMISSIONS[_role] = sorted(set(ROLE_PERMISSIONS[_role] + _SHIFTS_READ + _PEOPLE_WRITE))
 
+# Channel sync: leads, managers, admins and integrations import channels' exports; admins
+# also link channels (webhook secrets, the reconciliation connector) and read their events.
+_IMPORTS = ["sync.view_importrun", "sync.add_importrun"]
+for _role in (TEAM_LEAD, MANAGER, ADMIN, INTEGRATION):
+    ROLE_PERMISSIONS[_role] = sorted(set(ROLE_PERMISSIONS[_role] + _IMPORTS))
+ROLE_PERMISSIONS[ADMIN] = sorted(
+    set(
+        ROLE_PERMISSIONS[ADMIN]
+        + [
+            "sync.view_channellink",
+            "sync.add_channellink",
+            "sync.change_channellink",
+            "sync.view_channelevent",
+        ]
+    )
+)
+
 # Money a role may move on its own (DESIGN §5: ≤ 200 needs no approval, ≤ 2,000 a team
 # lead, above that a manager). None means no limit.
 APPROVAL_LIMITS: dict[str, Decimal | None] = {

@@ -52,6 +52,7 @@ class CaseImporter:
         columns: dict[str, int],
         problems: Problems,
         counts: Counts,
+        width: int | None = None,
     ) -> None:
         self.channel = channel
         self.preset = preset
@@ -92,9 +93,7 @@ class CaseImporter:
 
     def _cell(self, values: list[str], name: str) -> str:
         index = self.columns.get(name)
-        if index is None or index >= len(values):
-            return ""
-        return values[index]
+        return "" if index is None or index >= len(values) else values[index]
 
     def _header(self, name: str) -> str:
         return self.preset.cases.get(name, (name,))[0] if name in self.columns else name

@@ -20,11 +20,13 @@ the shop's SKUs is kept across batches.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from queue import Queue
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -34,12 +36,12 @@ from aftersales.catalog.models import Product
 from aftersales.channels.models import Channel, Customer, Order, OrderLine, OrderStatus, Shipment
 from aftersales.channels.services import ORDER_HOOKS, order_status_for
 from aftersales.core.money import MONEY_MAX, ZERO, money
-from aftersales.sync.importing.bulk import insert_rows, update_rows
-from aftersales.sync.importing.presets import CANCELLED_WORDS, Preset
+from aftersales.sync.importing.bulk import insert_rows, update_rows, where_in
+from aftersales.sync.importing.presets import CANCELLED_WORDS, ORDER_FIELDS, Preset
 from aftersales.sync.importing.problems import Counts, Problems
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
-BATCH = 5000
+BATCH = 20000
 
 _HEADER = (
     "shipping_fee",
@@ -104,6 +106,15 @@ class Group:
     refused: tuple[int, str] | None = None
 
 
+@dataclass
+class Batch:
+    """What the reader hands the writer: orders, and the problems found while reading."""
+
+    groups: dict[str, Group] = field(default_factory=dict)
+    problems: list[tuple[int, str, str, str]] = field(default_factory=list)
+    failed: int = 0
+
+
 class OrderImporter:
     def __init__(
         self,
@@ -113,11 +124,15 @@ class OrderImporter:
         columns: dict[str, int],
         problems: Problems,
         counts: Counts,
+        width: int | None = None,
     ) -> None:
         self.channel = channel
         self.shop_id = channel.shop_id
         self.preset = preset
         self.columns = columns
+        # Every field reads a cell; one the file lacks reads the blank cell past the last.
+        blank = max(columns.values(), default=0) + 1 if width is None else width
+        self.at = {name: columns.get(name, blank) for name in ORDER_FIELDS}
         self.problems = problems
         self.counts = counts
         self.tz = timezone.get_default_timezone()
@@ -128,45 +143,86 @@ class OrderImporter:
     # ----------------------------------------------------------------------- reading
 
     def run(self, rows: Iterator[tuple[int, list[str]]], tick: Callable[[], None]) -> None:
-        batch: dict[str, Group] = {}
+        batches = self._batches(rows)
+        if connection.in_atomic_block:
+            # Inside the caller's transaction only its own connection sees its rows.
+            for batch in batches:
+                self._flush(batch)
+                tick()
+        else:
+            self._pipelined(batches, tick)
+        tick()
+
+    def _pipelined(self, batches: Iterator[Batch], tick: Callable[[], None]) -> None:
+        """Read the next batch while the last one is written: the database works on one CPU
+        while this thread parses on the other. The writer has its own connection."""
+        queue: Queue[Batch | None] = Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def drain() -> None:
+            try:
+                while (batch := queue.get()) is not None:
+                    if not failure:
+                        self._flush(batch)
+                        tick()
+            except BaseException as exc:  # handed to the reading thread, which raises it
+                failure.append(exc)
+                while queue.get() is not None:  # let the reader finish putting
+                    pass
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=drain, name="import-writer", daemon=True)
+        writer.start()
+        try:
+            for batch in batches:
+                if failure:
+                    break
+                queue.put(batch)
+        finally:
+            queue.put(None)
+            writer.join()
+        if failure:
+            raise failure[0]
+
+    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Iterator[Batch]:
+        batch = self.batch = Batch()
         size = 0
         last = ""
+        at_number = self.at["order_number"]
         for number, values in rows:
             self.counts.rows += 1
-            order_number = self._cell(values, "order_number")
+            order_number = values[at_number]
             if not order_number:
                 self._refuse_row(number, "order_number", "", _("Required."))
                 continue
             if size >= BATCH and order_number != last:
-                self._flush(batch)
-                tick()
-                batch, size = {}, 0
+                yield batch
+                batch = self.batch = Batch()
+                size = 0
             last = order_number
-            group = batch.get(order_number)
+            group = batch.groups.get(order_number)
             if group is None:
-                group = batch[order_number] = Group(order_number, number)
+                group = batch.groups[order_number] = Group(order_number, number)
             group.rows.append(number)
             size += 1
             self._read_row(group, number, values)
-        if batch:
-            self._flush(batch)
-        tick()
+        if batch.groups or batch.problems:
+            yield batch
 
     def _cell(self, values: list[str], name: str) -> str:
-        index = self.columns.get(name)
-        if index is None or index >= len(values):
-            return ""
-        return values[index]
+        return values[self.at[name]]
 
     def _refuse_row(self, row: int, name: str, value: str, message: str) -> None:
-        self.counts.failed += 1
-        self.problems.add(row, self._header(name), value, message)
+        self.batch.failed += 1
+        self.batch.problems.append((row, self._header(name), value, message))
 
     def _header(self, name: str) -> str:
         return self.preset.orders.get(name, (name,))[0] if name in self.columns else name
 
     def _refuse(self, group: Group, row: int, name: str, value: str, message: str) -> None:
-        self.problems.add(row, self._header(name), value, message)
+        """While reading: the batch carries the problem to the writer."""
+        self.batch.problems.append((row, self._header(name), value, message))
         if group.refused is None:
             group.refused = (row, name)
 
@@ -259,10 +315,13 @@ class OrderImporter:
 
     # ----------------------------------------------------------------------- writing
 
-    def _flush(self, batch: dict[str, Group]) -> None:
-        self._check_skus(batch)
+    def _flush(self, batch: Batch) -> None:
+        for problem in batch.problems:
+            self.problems.add(*problem)
+        self.counts.failed += batch.failed
+        self._check_skus(batch.groups)
         good = {}
-        for number, group in batch.items():
+        for number, group in batch.groups.items():
             if group.refused is None and group.head is not None and group.lines:
                 good[number] = group
                 continue
@@ -292,7 +351,9 @@ class OrderImporter:
             for sku, line in group.lines.items():
                 if sku in self.missing_skus:
                     message = _("Unknown SKU %(sku)s.") % {"sku": sku}
-                    self._refuse(group, line.row, "sku", sku, message)
+                    self.problems.add(line.row, self._header("sku"), sku, message)
+                    if group.refused is None:
+                        group.refused = (line.row, "sku")
 
     def _refuse_siblings(self, group: Group) -> None:
         """Every row of a refused order is reported; the one at fault already is."""
@@ -314,11 +375,18 @@ class OrderImporter:
     def _write(self, groups: dict[str, Group]) -> None:
         if not groups:
             return
+        if connection.vendor == "postgresql":
+            # A crash loses at most the last batches, and importing the file again restores
+            # them: no need to wait for each batch's WAL to reach the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         now = timezone.now()
         existing = {
             row[0]: row
-            for row in Order.objects.filter(
-                shop_id=self.shop_id, channel_id=self.channel.pk, external_id__in=list(groups)
+            for row in where_in(
+                Order.objects.filter(shop_id=self.shop_id, channel_id=self.channel.pk),
+                "external_id",
+                list(groups),
             ).values_list(
                 "external_id",
                 "id",
@@ -338,10 +406,10 @@ class OrderImporter:
         ids = {n: row[1] for n, row in existing.items()}
         if created:
             ids.update(
-                Order.objects.filter(
-                    shop_id=self.shop_id,
-                    channel_id=self.channel.pk,
-                    external_id__in=[g.number for g in created],
+                where_in(
+                    Order.objects.filter(shop_id=self.shop_id, channel_id=self.channel.pk),
+                    "external_id",
+                    [g.number for g in created],
                 ).values_list("external_id", "id")
             )
         changed_heads, moved = self._update_orders(groups, existing, customers, now)
@@ -473,8 +541,8 @@ class OrderImporter:
         """Insert new lines, update changed ones; returns the orders whose lines changed."""
         have: dict[tuple[int, str], tuple] = {}
         if existing:
-            for row in OrderLine.objects.filter(
-                shop_id=self.shop_id, order_id__in=[ids[n] for n in existing]
+            for row in where_in(
+                OrderLine.objects.filter(shop_id=self.shop_id), "order", [ids[n] for n in existing]
             ).values_list(
                 "order_id", "sku", "id", "product_id", "title", "quantity", "unit_price",
                 "discount", "paid_amount",
@@ -524,8 +592,10 @@ class OrderImporter:
         if not wanted:
             return
         known = set(
-            Shipment.objects.filter(
-                shop_id=self.shop_id, order_id__in={order_id for order_id, _t in wanted}
+            where_in(
+                Shipment.objects.filter(shop_id=self.shop_id),
+                "order",
+                list({order_id for order_id, _t in wanted}),
             ).values_list("order_id", "tracking_number")
         )
         rows = [

@@ -36,11 +36,22 @@ class FileProblem(Exception):
 @dataclass
 class Table:
     headers: list[str]
-    # (row number as a spreadsheet shows it: the header is row 1, values)
+    # (row number as a spreadsheet shows it: the header is row 1, values). Every row has at
+    # least one cell more than the header, always blank: a column the file lacks reads it.
     rows: Iterator[tuple[int, list[str]]]
     # For progress: how far through the file we are, out of `size` (bytes or rows).
     size: int
     position: Callable[[], int]
+
+
+# A cell starting with one of these needs more than stripping.
+_SPECIAL_START = frozenset("='\t")
+
+
+def clean_text(text: str) -> str:
+    """The fast path for CSV cells (already text)."""
+    text = text.strip()
+    return clean(text) if text[:1] in _SPECIAL_START else text
 
 
 def clean(value: object) -> str:
@@ -87,11 +98,16 @@ def _csv(stream: BinaryIO, head: bytes) -> Table:
     if headers is None or not any(h.strip() for h in headers):
         raise FileProblem(_("The file is empty."))
 
+    width = len(headers) + 1  # one blank cell past the last column: see Table
+
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for number, values in enumerate(reader, start=2):
                 if any(values):
-                    yield number, [clean(v) for v in values]
+                    cells = [clean_text(v) for v in values]
+                    if len(cells) < width:
+                        cells.extend([""] * (width - len(cells)))
+                    yield number, cells
         except UnicodeDecodeError as exc:
             raise FileProblem(
                 _("Line %(row)s is not %(encoding)s text.")
@@ -125,6 +141,7 @@ def _xlsx(stream: BinaryIO) -> Table:
         book.close()
         raise FileProblem(_("The file is empty."))
     done = [1]
+    width = len(first) + 1
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
@@ -132,6 +149,8 @@ def _xlsx(stream: BinaryIO) -> Table:
                 done[0] = number
                 cells = [clean(v) for v in values]
                 if any(cells):
+                    if len(cells) < width:
+                        cells.extend([""] * (width - len(cells)))
                     yield number, cells
         finally:
             book.close()

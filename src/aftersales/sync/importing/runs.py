@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,7 +97,12 @@ def import_file(
         else:
             importer_class = OrderImporter if kind == ImportKind.ORDERS else CaseImporter
             importer = importer_class(
-                channel=channel, preset=chosen, columns=columns, problems=problems, counts=counts
+                channel=channel,
+                preset=chosen,
+                columns=columns,
+                problems=problems,
+                counts=counts,
+                width=len(table.headers),
             )
 
             def tick() -> None:
@@ -139,3 +146,59 @@ def _save(run: ImportRun, counts: Counts, *, final: bool = False) -> None:
     if final:
         fields += ["status", "message", "finished_at"]
     run.save(update_fields=fields)
+
+
+def import_queue(
+    *,
+    actor: AbstractBaseUser,
+    channel: Channel,
+    kind: str,
+    upload: UploadedFile,
+    preset: str = "",
+) -> ImportRun:
+    """Keep an uploaded export and leave it to the worker (a big file takes a while); the run
+    shows it queued until then."""
+    chosen = import_check(actor=actor, channel=channel, kind=kind, preset=preset)
+    filename = (upload.name or "upload")[:200]
+    with transaction.atomic():
+        run = ImportRun(
+            shop_id=channel.shop_id,
+            channel=channel,
+            kind=kind,
+            preset=chosen.code,
+            filename=filename,
+            status=ImportStatus.QUEUED,
+            by=actor,
+            started_at=timezone.now(),
+        )
+        run.source.save(filename, upload, save=False)
+        run.save()
+        transaction.on_commit(lambda: _enqueue(run.pk), robust=True)
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from aftersales.sync.tasks import run_import  # the task module imports this one
+
+    run_import.enqueue(run_id)
+
+
+def import_queued(*, run_id: int) -> str:
+    """The worker's half of an upload. A run already taken (a retried task) is left alone."""
+    taken = ImportRun.objects.filter(pk=run_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING
+    )
+    if not taken:
+        return "skipped"
+    run = ImportRun.objects.select_related("channel", "by").get(pk=run_id)
+    with run.source.open("rb") as stream:
+        run = import_file(
+            actor=run.by,
+            channel=run.channel,
+            kind=run.kind,
+            stream=stream,
+            filename=run.filename,
+            preset=run.preset,
+            run=run,
+        )
+    return run.status

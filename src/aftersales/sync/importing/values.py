@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
-from aftersales.core.money import MONEY_MAX, money
+from aftersales.core.money import MONEY_MAX
 
 
 class CellError(ValueError):
@@ -17,6 +17,7 @@ class CellError(ValueError):
 
 
 _CURRENCY_MARKS = str.maketrans("", "", "¥￥,， ")
+_CENT = Decimal("0.01")
 
 
 def money_of(text: str) -> Decimal | None:
@@ -24,22 +25,30 @@ def money_of(text: str) -> Decimal | None:
     if not text:
         return None
     try:
-        value = Decimal(text.translate(_CURRENCY_MARKS))
+        value = Decimal(text)
     except InvalidOperation:
-        raise CellError(_("Not an amount of money.")) from None
+        try:
+            value = Decimal(text.translate(_CURRENCY_MARKS))
+        except InvalidOperation:
+            raise CellError(_("Not an amount of money.")) from None
     if not value.is_finite():
         raise CellError(_("Not an amount of money."))
     if value < 0:
         raise CellError(_("Cannot be negative."))
     if value > MONEY_MAX:
         raise CellError(_("Too large."))
-    if value != value.quantize(Decimal("0.01")):
+    if value.as_tuple().exponent < -2 and value != value.quantize(_CENT):
         raise CellError(_("More than two decimal places."))
-    return money(value)
+    return value.quantize(_CENT)
 
 
 def count_of(text: str) -> int:
     """A quantity: a whole number of at least 1 ("3" or Excel's "3.0")."""
+    if text.isascii() and text.isdigit() and len(text) < 7:
+        value = int(text)
+        if value < 1:
+            raise CellError(_("Quantity must be at least 1."))
+        return value
     try:
         value = Decimal(text)
     except InvalidOperation:
