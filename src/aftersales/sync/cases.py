@@ -95,6 +95,13 @@ def _put(
     if case.channel_synced_at is not None and as_of < case.channel_synced_at:
         return case, STALE
     if case.channel_status == code:
+        if data.occurred_at is not None and (
+            case.channel_synced_at is None or as_of > case.channel_synced_at
+        ):
+            # The channel confirmed its status at a later moment: an update older than this
+            # one (arriving late) is stale, not a move.
+            Case.objects.filter(pk=case.pk).update(channel_synced_at=as_of)
+            case.channel_synced_at = as_of
         return case, UNCHANGED
     _mirror(case, code, mapped, as_of, data.refund_amount)
     return case, UPDATED

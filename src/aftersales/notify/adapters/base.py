@@ -38,18 +38,21 @@ def http_call(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = HTTP_TIMEOUT,
+    max_answer: int = _MAX_ANSWER,
 ) -> tuple[int, bytes]:
     """(status, body) of one HTTP request. Network failures raise a retryable DeliveryError;
-    any HTTP status comes back for the adapter to judge."""
+    any HTTP status comes back for the adapter to judge. At most `max_answer` bytes of the
+    answer are read (a longer one comes back cut: a caller that reads whole documents asks
+    for one byte more than it accepts)."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise DeliveryError(f"not an http(s) URL: {url}", retryable=False)
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with _opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(_MAX_ANSWER)
+            return response.status, response.read(max_answer)
     except urllib.error.HTTPError as exc:
         with exc:
-            return exc.code, exc.read(_MAX_ANSWER)
+            return exc.code, exc.read(max_answer)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(f"{method} {urlsplit(url).netloc}: {reason}") from exc

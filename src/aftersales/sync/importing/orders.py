@@ -23,7 +23,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from queue import Queue
 
 from django.db import IntegrityError, connection, transaction
@@ -36,12 +36,13 @@ from aftersales.catalog.models import Product
 from aftersales.channels.models import Channel, Customer, Order, OrderLine, OrderStatus, Shipment
 from aftersales.channels.services import ORDER_HOOKS, order_status_for
 from aftersales.core.money import MONEY_MAX, ZERO, money
-from aftersales.sync.importing.bulk import insert_rows, update_rows, where_in
+from aftersales.sync.importing.bulk import insert_rows, select_in, update_rows
 from aftersales.sync.importing.presets import CANCELLED_WORDS, ORDER_FIELDS, Preset
 from aftersales.sync.importing.problems import Counts, Problems
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
 BATCH = 20000
+CENT = Decimal("0.01")
 
 _HEADER = (
     "shipping_fee",
@@ -254,10 +255,10 @@ class OrderImporter:
                 total = money_of(self._cell(values, "line_total"))
                 if total is None:
                     raise CellError(_("Required."))
-                unit_price = money(total / quantity)
+                unit_price = (total / quantity).quantize(CENT, ROUND_HALF_UP)
             name = "discount"
             discount = money_of(self._cell(values, "discount")) or ZERO
-            gross = money(unit_price * quantity)
+            gross = unit_price * quantity  # cents × a whole number: still cents
             name = "paid_amount"
             paid = money_of(self._cell(values, "paid_amount"))
             paid = gross - discount if paid is None else paid
@@ -383,21 +384,23 @@ class OrderImporter:
         now = timezone.now()
         existing = {
             row[0]: row
-            for row in where_in(
-                Order.objects.filter(shop_id=self.shop_id, channel_id=self.channel.pk),
+            for row in select_in(
+                Order,
+                [
+                    "external_id",
+                    "id",
+                    "status",
+                    "shipping_fee",
+                    "placed_at",
+                    "paid_at",
+                    "shipped_at",
+                    "signed_at",
+                    "payment_reference",
+                    "customer_id",
+                ],
+                {"shop_id": self.shop_id, "channel_id": self.channel.pk},
                 "external_id",
                 list(groups),
-            ).values_list(
-                "external_id",
-                "id",
-                "status",
-                "shipping_fee",
-                "placed_at",
-                "paid_at",
-                "shipped_at",
-                "signed_at",
-                "payment_reference",
-                "customer_id",
             )
         }
         customers = self._customers(groups, existing, now)
@@ -406,11 +409,13 @@ class OrderImporter:
         ids = {n: row[1] for n, row in existing.items()}
         if created:
             ids.update(
-                where_in(
-                    Order.objects.filter(shop_id=self.shop_id, channel_id=self.channel.pk),
+                select_in(
+                    Order,
+                    ["external_id", "id"],
+                    {"shop_id": self.shop_id, "channel_id": self.channel.pk},
                     "external_id",
                     [g.number for g in created],
-                ).values_list("external_id", "id")
+                )
             )
         changed_heads, moved = self._update_orders(groups, existing, customers, now)
         touched = self._write_lines(groups, existing, ids)
@@ -541,11 +546,15 @@ class OrderImporter:
         """Insert new lines, update changed ones; returns the orders whose lines changed."""
         have: dict[tuple[int, str], tuple] = {}
         if existing:
-            for row in where_in(
-                OrderLine.objects.filter(shop_id=self.shop_id), "order", [ids[n] for n in existing]
-            ).values_list(
-                "order_id", "sku", "id", "product_id", "title", "quantity", "unit_price",
-                "discount", "paid_amount",
+            for row in select_in(
+                OrderLine,
+                [
+                    "order_id", "sku", "id", "product_id", "title", "quantity", "unit_price",
+                    "discount", "paid_amount",
+                ],
+                {"shop_id": self.shop_id},
+                "order_id",
+                [ids[n] for n in existing],
             ):  # fmt: skip
                 have[(row[0], row[1])] = row
         inserts, updates, touched = [], [], set()
@@ -592,11 +601,13 @@ class OrderImporter:
         if not wanted:
             return
         known = set(
-            where_in(
-                Shipment.objects.filter(shop_id=self.shop_id),
-                "order",
+            select_in(
+                Shipment,
+                ["order_id", "tracking_number"],
+                {"shop_id": self.shop_id},
+                "order_id",
                 list({order_id for order_id, _t in wanted}),
-            ).values_list("order_id", "tracking_number")
+            )
         )
         rows = [
             (self.shop_id, order_id, h.courier or "-", tracking, h.shipped_at)

@@ -116,6 +116,9 @@ def _csv(stream: BinaryIO, head: bytes) -> Table:
             ) from exc
         except csv.Error as exc:
             raise FileProblem(str(exc), row=reader.line_num) from exc
+        finally:
+            # The caller owns the file: collecting the wrapper must not close it.
+            text.detach()
 
     return Table([clean(h) for h in headers], rows(), size, stream.tell)
 

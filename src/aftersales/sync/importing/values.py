@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,7 @@ _CURRENCY_MARKS = str.maketrans("", "", "¥￥,， ")
 _CENT = Decimal("0.01")
 
 
+@lru_cache(maxsize=8192)  # an export repeats its prices and quantities line after line
 def money_of(text: str) -> Decimal | None:
     """ "¥1,299.00" → Decimal("1299.00"); empty → None."""
     if not text:
@@ -42,6 +44,7 @@ def money_of(text: str) -> Decimal | None:
     return value.quantize(_CENT)
 
 
+@lru_cache(maxsize=1024)
 def count_of(text: str) -> int:
     """A quantity: a whole number of at least 1 ("3" or Excel's "3.0")."""
     if text.isascii() and text.isdigit() and len(text) < 7:
