@@ -111,7 +111,8 @@ class OrderStatus(models.TextChoices):
 
 
 class Order(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    # Every index of the table leads with shop_id already: no index of its own.
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", db_index=False)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(_("order number"), max_length=64)
     customer = models.ForeignKey(
@@ -157,7 +158,12 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+")
+    # The sharding key, copied from the order (which has the constraint): checking it again
+    # for every line would double what a bulk import costs the database, and an index of its
+    # own would repeat the unique one that leads with it.
+    shop = models.ForeignKey(
+        Shop, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(
         "catalog.Product", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -186,7 +192,10 @@ class OrderLine(models.Model):
 class Shipment(models.Model):
     """An outbound parcel of an order (the original delivery)."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+")
+    # Copied from the order, like an order line's.
+    shop = models.ForeignKey(
+        Shop, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     courier = models.CharField(_("courier"), max_length=40)
     tracking_number = models.CharField(_("tracking number"), max_length=64)
