@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from aftersales.accounts.selectors import shop_ids_for
 from aftersales.sync.models import ChannelEvent, ChannelLink, EventStatus
 from aftersales.sync.reconcile import pull_now
 from aftersales.sync.webhooks import FAILED, event_apply
@@ -60,6 +61,18 @@ class ChannelLinkAdmin(admin.ModelAdmin):
     actions = ["pull_now_action"]
 
     @admin.display(description=gettext_lazy("webhook secret"))
+    def get_queryset(self, request):
+        # An admin of one shop sees that shop's links only.
+        return super().get_queryset(request).filter(shop_id__in=shop_ids_for(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in ("channel", "shop"):
+            shops = shop_ids_for(request.user)
+            model = db_field.related_model
+            field = "shop_id__in" if db_field.name == "channel" else "id__in"
+            kwargs["queryset"] = model.objects.filter(**{field: shops})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def webhook_secret_masked(self, link: ChannelLink) -> str:
         return masked(link.webhook_secret)
 
@@ -115,6 +128,9 @@ class ChannelEventAdmin(admin.ModelAdmin):
     search_fields = ["event_id"]
     date_hierarchy = "received_at"
     actions = ["apply_again"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(shop_id__in=shop_ids_for(request.user))
 
     def has_add_permission(self, request):
         return False

@@ -84,7 +84,9 @@ def channel_case_put(
 def _put(
     channel: Channel, data: ChannelCase, code: str, mapped: Mapped, now: datetime
 ) -> tuple[Case, str]:
-    as_of = data.occurred_at or now
+    # When the channel's status was true. A file without times says nothing about that, and
+    # stamps nothing: a later webhook with a real time is never taken for stale because of it.
+    as_of = data.occurred_at
     case = (
         Case.objects.select_for_update()
         .filter(shop_id=channel.shop_id, channel=channel, external_id=data.external_id)
@@ -92,22 +94,22 @@ def _put(
     )
     if case is None:
         return _file(channel, data, code, mapped, as_of), CREATED
-    if case.channel_synced_at is not None and as_of < case.channel_synced_at:
+    if case.channel_synced_at is not None and as_of is not None and as_of < case.channel_synced_at:
         return case, STALE
     if case.channel_status == code:
-        if data.occurred_at is not None and (
-            case.channel_synced_at is None or as_of > case.channel_synced_at
-        ):
+        if as_of is not None and (case.channel_synced_at is None or as_of > case.channel_synced_at):
             # The channel confirmed its status at a later moment: an update older than this
             # one (arriving late) is stale, not a move.
             Case.objects.filter(pk=case.pk).update(channel_synced_at=as_of)
             case.channel_synced_at = as_of
         return case, UNCHANGED
-    _mirror(case, code, mapped, as_of, data.refund_amount)
+    _mirror(case, code, mapped, as_of or now, data.refund_amount, stamp=as_of)
     return case, UPDATED
 
 
-def _file(channel: Channel, data: ChannelCase, code: str, mapped: Mapped, as_of) -> Case:
+def _file(
+    channel: Channel, data: ChannelCase, code: str, mapped: Mapped, as_of: datetime | None
+) -> Case:
     from aftersales.policies.triggers import case_file  # the policy builds on cases and us
 
     order = (
@@ -144,22 +146,39 @@ def _file(channel: Channel, data: ChannelCase, code: str, mapped: Mapped, as_of)
     if mapped.status == CaseStatus.AWAITING_MERCHANT:
         # Still the merchant's to decide: the policy does, as for any new case.
         case = case_file(actor=None, **fields)
-        Case.objects.filter(pk=case.pk).update(channel_synced_at=as_of)
-        case.channel_synced_at = as_of
+        if as_of is not None:
+            Case.objects.filter(pk=case.pk).update(channel_synced_at=as_of)
+            case.channel_synced_at = as_of
         return case
     from aftersales.cases.services import case_create
 
     case = case_create(actor=None, **fields)
     if data.refund_amount is not None:
-        case.refund_amount = money(data.refund_amount)
+        case.refund_amount = _capped(case, data.refund_amount)
         Case.objects.filter(pk=case.pk).update(refund_amount=case.refund_amount)
-    _mirror(case, code, mapped, as_of, data.refund_amount)
+    _mirror(case, code, mapped, as_of or timezone.now(), data.refund_amount, stamp=as_of)
     return case
+
+
+def _capped(case: Case, amount: Decimal) -> Decimal:
+    """A channel's refund is never more than the order still has to give back."""
+    from aftersales.cases.approvals import _refund_cap
+
+    amount = money(amount)
+    cap = _refund_cap(case)
+    if amount > cap:
+        raise Invalid(
+            "refund.amount_exceeds_paid",
+            _("The refund %(amount)s is more than the %(cap)s the order has left to refund.")
+            % {"amount": amount, "cap": cap},
+            {"refund_amount": str(amount)},
+        )
+    return amount
 
 
 def _refund_amount(case: Case, given: Decimal | None) -> Decimal:
     if given is not None:
-        return money(given)
+        return _capped(case, given)
     if case.refund_amount is not None:
         return case.refund_amount
     total = ZERO
@@ -169,33 +188,56 @@ def _refund_amount(case: Case, given: Decimal | None) -> Decimal:
     return total
 
 
+# A refund waiting at our side fails when the channel says the request went nowhere: back to
+# the merchant, refused, or closed. Any other move (the buyer ships the goods back) leaves it.
+_REFUND_ENDS = frozenset({CaseStatus.AWAITING_MERCHANT, CaseStatus.REJECTED, CaseStatus.CLOSED})
+
+
 def _mirror(
     case: Case,
     code: str,
     mapped: Mapped,
     as_of: datetime,
     refund_amount: Decimal | None,
+    *,
+    stamp: datetime | None,
 ) -> None:
+    from aftersales.ledger.models import Refund, RefundStatus
     from aftersales.ledger.refunds import refund_failed_by_channel, refund_settled_by_channel
 
     reference = f"{case.channel_id}:{case.external_id}"
     refunded = mapped.status == CaseStatus.SUCCEEDED and mapped.outcome == Outcome.REFUNDED
+    if case.status in TERMINAL:
+        # An ended case is not reopened, and never refunded twice, by a channel's later word:
+        # the status is recorded for people to see.
+        _step_to(case, code, case.status, "", as_of, None, stamp=stamp)
+        return
     if case.status == CaseStatus.REFUNDING and mapped.status != CaseStatus.REFUNDING:
+        in_flight = (
+            Refund.objects.filter(shop_id=case.shop_id, case=case)
+            .exclude(status__in=[RefundStatus.SUCCEEDED, RefundStatus.FAILED])
+            .exclude(provider="manual")
+            .exists()
+        )
+        if in_flight or not (refunded or mapped.status in _REFUND_ENDS):
+            # Our own payment provider has the money on its way (its answer moves the case),
+            # or the channel's move says nothing about the refund: only the status is noted.
+            _step_to(case, code, case.status, "", as_of, None, stamp=stamp)
+            return
         if refunded:
             refund_settled_by_channel(case=case, reference=reference, at=as_of)
-            case.refresh_from_db()
         else:
             reason = _("The channel moved the request to %(code)s.") % {"code": code}
             refund_failed_by_channel(case=case, reason=reason, at=as_of)
-            case.refresh_from_db()
-    elif refunded and case.type in REFUND_TYPES and case.status not in TERMINAL:
+        case.refresh_from_db()
+    elif refunded and case.type in REFUND_TYPES:
         # The channel paid the customer: the refund goes through our books on its way.
-        _step_to(case, code, CaseStatus.REFUNDING, "", as_of, refund_amount)
+        _step_to(case, code, CaseStatus.REFUNDING, "", as_of, refund_amount, stamp=stamp)
         refund_settled_by_channel(case=case, reference=reference, at=as_of)
         case.refresh_from_db()
     if case.status == mapped.status and case.channel_status == code:
         return
-    _step_to(case, code, mapped.status, mapped.outcome, as_of, refund_amount)
+    _step_to(case, code, mapped.status, mapped.outcome, as_of, refund_amount, stamp=stamp)
 
 
 def _step_to(
@@ -205,11 +247,15 @@ def _step_to(
     outcome: str,
     as_of: datetime,
     refund_amount: Decimal | None,
+    *,
+    stamp: datetime | None,
 ) -> None:
     note = _("The channel's status is now %(code)s.") % {"code": code}
     with case_step(case, None, "channel_sync", note=note) as step:
         step.to = status
-        values: dict = {"channel_status": code, "channel_synced_at": as_of}
+        values: dict = {"channel_status": code}
+        if stamp is not None:
+            values["channel_synced_at"] = stamp
         if outcome and status in TERMINAL:
             values["outcome"] = outcome
         if status == CaseStatus.REFUNDING and step.before != CaseStatus.REFUNDING:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ImportKind(models.TextChoices):
@@ -15,10 +16,10 @@ class ImportKind(models.TextChoices):
 
 
 class ImportStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+    QUEUED = "queued", pgettext_lazy("import status", "Queued")
+    RUNNING = "running", pgettext_lazy("import status", "Running")
+    DONE = "done", pgettext_lazy("import status", "Done")
+    FAILED = "failed", pgettext_lazy("import status", "Failed")
 
 
 class ImportRun(models.Model):
@@ -124,7 +125,7 @@ class EventSource(models.TextChoices):
 class EventStatus(models.TextChoices):
     APPLIED = "applied", _("Applied")
     STALE = "stale", _("Older than what we have")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("channel event status", "Failed")
 
 
 class ChannelEvent(models.Model):

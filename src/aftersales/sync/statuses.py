@@ -154,7 +154,11 @@ _WEIDIAN = {
 }
 
 # Our own vocabulary: the generic template, the web shop, stores and partners.
-_OURS = {status.value: _m(status.value) for status in S}
+_OURS = {
+    **{status.value: _m(status.value) for status in S},
+    S.SUCCEEDED.value: _m(S.SUCCEEDED, SUCCESS),
+    S.CLOSED.value: _m(S.CLOSED, Outcome.WITHDRAWN),
+}
 
 INBOUND: dict[str, dict[str, Mapped]] = {
     K.TAOBAO: _TAOBAO,
@@ -172,22 +176,24 @@ ALIASES: dict[str, dict[str, str]] = {
 }
 
 # Ours → theirs. Where the channel has no such step, the nearest one it has.
+_TAOBAO_OUT = {
+    S.AWAITING_MERCHANT: "WAIT_SELLER_AGREE",
+    S.AWAITING_APPROVAL: "WAIT_SELLER_AGREE",
+    S.AWAITING_CUSTOMER: "WAIT_SELLER_AGREE",
+    S.AWAITING_RETURN: "WAIT_BUYER_RETURN_GOODS",
+    S.RETURN_IN_TRANSIT: "WAIT_SELLER_CONFIRM_GOODS",
+    S.INSPECTING: "WAIT_SELLER_CONFIRM_GOODS",
+    S.PROCESSING: "WAIT_SELLER_CONFIRM_GOODS",
+    S.SHIPPING_TO_CUSTOMER: "WAIT_SELLER_CONFIRM_GOODS",
+    # Agreeing to a Taobao refund is the refund: the platform pays from escrow.
+    S.REFUNDING: "SUCCESS",
+    S.SUCCEEDED: "SUCCESS",
+    S.REJECTED: "SELLER_REFUSE_BUYER",
+    S.CLOSED: "CLOSED",
+}
 OUTBOUND: dict[str, dict[str, str]] = {
-    K.TAOBAO: {
-        S.AWAITING_MERCHANT: "WAIT_SELLER_AGREE",
-        S.AWAITING_APPROVAL: "WAIT_SELLER_AGREE",
-        S.AWAITING_CUSTOMER: "WAIT_SELLER_AGREE",
-        S.AWAITING_RETURN: "WAIT_BUYER_RETURN_GOODS",
-        S.RETURN_IN_TRANSIT: "WAIT_SELLER_CONFIRM_GOODS",
-        S.INSPECTING: "WAIT_SELLER_CONFIRM_GOODS",
-        S.PROCESSING: "WAIT_SELLER_CONFIRM_GOODS",
-        S.SHIPPING_TO_CUSTOMER: "WAIT_SELLER_CONFIRM_GOODS",
-        # Agreeing to a Taobao refund is the refund: the platform pays from escrow.
-        S.REFUNDING: "SUCCESS",
-        S.SUCCEEDED: "SUCCESS",
-        S.REJECTED: "SELLER_REFUSE_BUYER",
-        S.CLOSED: "CLOSED",
-    },
+    K.TAOBAO: _TAOBAO_OUT,
+    K.TMALL: _TAOBAO_OUT,
     K.WECHAT: {
         S.AWAITING_MERCHANT: "MERCHANT_PROCESSING",
         S.AWAITING_APPROVAL: "MERCHANT_PROCESSING",

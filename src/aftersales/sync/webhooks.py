@@ -71,7 +71,12 @@ def webhook_verify(
     """The channel that signed this body, or a 401-style refusal that says nothing more."""
     link = (
         ChannelLink.objects.select_related("channel")
-        .filter(channel__shop__code=shop_code, channel__code=channel_code, active=True)
+        .filter(
+            channel__shop__code=shop_code,
+            channel__code=channel_code,
+            active=True,
+            channel__active=True,
+        )
         .first()
     )
     refused = NotAuthenticated("channel.bad_signature", _("The signature does not verify."))

@@ -20,7 +20,8 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tupl
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
-    with connection.cursor() as cursor:
+    # The raw driver's errors become Django's (IntegrityError …), as through the ORM.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql":
             # psycopg adapts Decimal, aware datetimes and None itself; told the column types
             # once, it does not look a dumper up for every value.
@@ -81,7 +82,7 @@ def select_in(
     where.append(f"{quote(target.column)} = ANY(%s::{_pg_type(target)}[])")
     statement = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {' AND '.join(where)}"
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(statement, [*filters.values(), list(values)], binary=True)
         return cursor.fetchall()
 

@@ -15,6 +15,7 @@ from aftersales.cases.models import Reason
 from aftersales.channels.models import Channel
 from aftersales.core.errors import DomainError
 from aftersales.sync.cases import CREATED, UPDATED, ChannelCase, channel_case_put
+from aftersales.sync.importing.orders import MAX_KEY, _too_long
 from aftersales.sync.importing.presets import CASE_TYPE_WORDS, REASON_WORDS, Preset
 from aftersales.sync.importing.problems import Counts, Problems
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
@@ -53,7 +54,9 @@ class CaseImporter:
         problems: Problems,
         counts: Counts,
         width: int | None = None,
+        headers: list[str] | None = None,
     ) -> None:
+        self.headers = headers
         self.channel = channel
         self.preset = preset
         self.columns = columns
@@ -64,16 +67,19 @@ class CaseImporter:
 
     def run(self, rows: Iterator[tuple[int, list[str]]], tick: Callable[[], None]) -> None:
         current: Request | None = None
+        done = 0
         for number, values in rows:
             self.counts.rows += 1
             external_id = self._cell(values, "external_id")
-            if not external_id:
-                self._refuse_row(number, "external_id", "", _("Required."))
+            if not external_id or len(external_id) > MAX_KEY:
+                problem = _("Required.") if not external_id else _too_long()
+                self._refuse_row(number, "external_id", external_id[:200], problem)
                 continue
             if current is None or current.external_id != external_id:
                 if current is not None:
                     self._put(current)
-                    if self.counts.rows % 500 == 0:
+                    done += 1
+                    if done % 200 == 0:
                         tick()
                 if external_id in self.seen:
                     message = _("Duplicate row: request %(number)s was read on row %(row)s.") % {
@@ -96,7 +102,13 @@ class CaseImporter:
         return "" if index is None or index >= len(values) else values[index]
 
     def _header(self, name: str) -> str:
-        return self.preset.cases.get(name, (name,))[0] if name in self.columns else name
+        """The column as the file names it (for the report), or our field's name."""
+        index = self.columns.get(name)
+        if index is None:
+            return name
+        if self.headers is not None:
+            return self.headers[index]
+        return self.preset.cases.get(name, (name,))[0]
 
     def _refuse_row(self, row: int, name: str, value: str, message: str) -> None:
         self.counts.failed += 1
@@ -171,7 +183,7 @@ class CaseImporter:
             self.problems.add(row, self._header("case_type"), type_text, message)
             return None
         reason_text = self._cell(values, "reason")
-        reason = REASON_WORDS.get(reason_text, Reason.OTHER if reason_text else Reason.OTHER)
+        reason = REASON_WORDS.get(reason_text, Reason.OTHER)
         words = self._cell(values, "customer_words")
         if reason_text and reason_text not in REASON_WORDS:
             words = f"{reason_text}\n{words}".strip()
@@ -184,7 +196,7 @@ class CaseImporter:
             self.problems.add(row, self._header(name), self._cell(values, name), exc.message)
             return None
         return ChannelCase(
-            external_id=request.external_id[:64],
+            external_id=request.external_id,
             order_number=self._cell(values, "order_number"),
             case_type=case_type,
             channel_status=self._cell(values, "channel_status"),

@@ -40,7 +40,14 @@ from aftersales.sync.importing.problems import Counts, Problems
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
 BATCH = 20000
+MAX_KEY = 64  # order numbers and SKUs, as the tables keep them
+RETRIES = 5  # a batch that keeps meeting other writers' new orders gives up
 CENT = Decimal("0.01")
+
+
+def _too_long() -> str:
+    return _("Too long: at most %(n)s characters.") % {"n": MAX_KEY}
+
 
 _HEADER = (
     "shipping_fee",
@@ -124,9 +131,11 @@ class OrderImporter:
         problems: Problems,
         counts: Counts,
         width: int | None = None,
+        headers: list[str] | None = None,
     ) -> None:
         self.channel = channel
         self.shop_id = channel.shop_id
+        self.headers = headers
         self.preset = preset
         self.columns = columns
         # Every field reads a cell; one the file lacks reads the blank cell past the last.
@@ -158,8 +167,9 @@ class OrderImporter:
         for number, values in rows:
             self.counts.rows += 1
             order_number = values[at_number]
-            if not order_number:
-                self._refuse_row(number, "order_number", "", _("Required."))
+            if not order_number or len(order_number) > MAX_KEY:
+                problem = _("Required.") if not order_number else _too_long()
+                self._refuse_row(number, "order_number", order_number[:200], problem)
                 continue
             if size >= BATCH and order_number != last:
                 yield batch
@@ -183,7 +193,13 @@ class OrderImporter:
         self.batch.problems.append((row, self._header(name), value, message))
 
     def _header(self, name: str) -> str:
-        return self.preset.orders.get(name, (name,))[0] if name in self.columns else name
+        """The column as the file names it (for the report), or our field's name."""
+        index = self.columns.get(name)
+        if index is None:
+            return name
+        if self.headers is not None:
+            return self.headers[index]
+        return self.preset.orders.get(name, (name,))[0]
 
     def _refuse(self, group: Group, row: int, name: str, value: str, message: str) -> None:
         """While reading: the batch carries the problem to the writer."""
@@ -196,8 +212,9 @@ class OrderImporter:
             group.head = self._read_head(group, row, values)
         at = self.at  # the hot path: a million rows come through here
         sku = values[at["sku"]]
-        if not sku:
-            self._refuse(group, row, "sku", "", _("Required."))
+        if not sku or len(sku) > MAX_KEY:
+            problem = _("Required.") if not sku else _too_long()
+            self._refuse(group, row, "sku", sku[:200], problem)
             return
         if sku in group.lines:
             # Refused on its own: the order's line is already in from the earlier row.
@@ -216,14 +233,17 @@ class OrderImporter:
             name = "unit_price"
             unit_price = money_of(values[at["unit_price"]])
             if unit_price is None:
+                # The export prints the line's total: that is what the line cost, to the
+                # cent; the unit price is its share, rounded, for display.
                 name = "line_total"
-                total = money_of(values[at["line_total"]])
-                if total is None:
+                gross = money_of(values[at["line_total"]])
+                if gross is None:
                     raise CellError(_("Required."))
-                unit_price = (total / quantity).quantize(CENT, ROUND_HALF_UP)
+                unit_price = (gross / quantity).quantize(CENT, ROUND_HALF_UP)
+            else:
+                gross = unit_price * quantity  # cents × a whole number: still cents
             name = "discount"
             discount = money_of(values[at["discount"]]) or ZERO
-            gross = unit_price * quantity  # cents × a whole number: still cents
             name = "paid_amount"
             paid = money_of(values[at["paid_amount"]])
             paid = gross - discount if paid is None else paid
@@ -289,14 +309,27 @@ class OrderImporter:
         good = {}
         for number, group in batch.groups.items():
             if group.refused is None and group.head is not None and group.lines:
-                good[number] = group
-                continue
+                total = sum((line.paid for line in group.lines.values()), group.head.shipping_fee)
+                if total <= MONEY_MAX:
+                    good[number] = group
+                    continue
+                self.problems.add(
+                    group.first_row,
+                    self._header("order_number"),
+                    number,
+                    _("The order total is too large."),
+                )
+                group.refused = (group.first_row, "order_number")
             self._refuse_siblings(group)
-        try:
-            self._write(good)
-        except IntegrityError:
-            # Someone else created one of these orders meanwhile: read again and retry once.
-            self._write(good)
+        for attempt in range(RETRIES):
+            try:
+                self._write(good)
+                break
+            except IntegrityError:
+                # Another import or API call created one of these orders meanwhile: the
+                # batch was rolled back; read again (now it exists) and write the rest.
+                if attempt == RETRIES - 1:
+                    raise
         self.problems.flush()
 
     def _check_skus(self, batch: dict[str, Group]) -> None:
@@ -486,23 +519,33 @@ class OrderImporter:
             "updated_at",
         ]
         rows, changed, moved = [], set(), []
+        has = self.columns.__contains__
         for number, row in existing.items():
             h = groups[number].head
+            # A column the file lacks says nothing: the stored value stays.
+            _old_status, fee, placed, paid, shipped, signed = row[2:8]
+            paid = h.paid_at if has("paid_at") else paid
+            shipped = h.shipped_at if has("shipped_at") else shipped
+            signed = h.signed_at if has("signed_at") else signed
+            cancelled = h.cancelled if has("order_status") else row[2] == OrderStatus.CANCELLED
+            status = order_status_for(
+                cancelled=cancelled, paid_at=paid, shipped_at=shipped, signed_at=signed
+            )
             customer = row[9] if row[9] is not None else customers.get(h.phone)
             new = (
-                h.status,
-                h.shipping_fee,
-                h.placed_at,
-                h.paid_at,
-                h.shipped_at,
-                h.signed_at,
+                status,
+                h.shipping_fee if has("shipping_fee") else fee,
+                h.placed_at if has("placed_at") else placed,
+                paid,
+                shipped,
+                signed,
                 h.payment_reference or row[8],
                 customer,
             )
             if new != tuple(row[2:10]):
                 rows.append((*new, now, row[1]))
                 changed.add(row[1])
-                if h.status != row[2]:
+                if status != row[2]:
                     moved.append(row[1])
         update_rows(Order, fields, rows)
         return changed, moved
@@ -524,6 +567,9 @@ class OrderImporter:
                 have[(row[0], row[1])] = row
         inserts, updates, touched = [], [], set()
         shop_id, skus = self.shop_id, self.skus
+        keep_title = "title" in self.columns
+        has_discount = "discount" in self.columns
+        has_paid = "paid_amount" in self.columns
         for number, g in groups.items():
             order_id = ids[number]
             if number not in existing:  # the common case of a first import: straight in
@@ -544,15 +590,16 @@ class OrderImporter:
                 continue
             for sku, line in g.lines.items():
                 product_id, name = skus[sku]
-                values = (
-                    product_id,
-                    line.title or name,
-                    line.quantity,
-                    line.unit_price,
-                    line.discount,
-                    line.paid,
-                )
                 current = have.get((order_id, sku))
+                title, discount, paid = line.title or name, line.discount, line.paid
+                if current is not None:
+                    # A column the file lacks says nothing: the stored value stays.
+                    title = title if keep_title else current[4]
+                    if not has_discount:
+                        discount = current[7]
+                        if not has_paid:
+                            paid = money(line.unit_price * line.quantity) - discount
+                values = (product_id, title, line.quantity, line.unit_price, discount, paid)
                 if current is None:
                     inserts.append((shop_id, order_id, sku, *values))
                     touched.add(order_id)

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from django.utils.translation import gettext as _
 
 SAMPLE_BYTES = 64 * 1024
+CHECK_BYTES = 1024 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -51,7 +52,8 @@ def clean(value: object) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value).strip()
+    # A NUL byte is no text any database keeps.
+    text = str(value).replace("\x00", "").strip()
     if text.startswith('="') and text.endswith('"'):
         text = text[2:-1]
     return text.lstrip("'\t").strip()
@@ -64,26 +66,42 @@ def open_table(stream: BinaryIO) -> Table:
         raise FileProblem(_("The file is empty."))
     if head.startswith(_ZIP_MAGIC):
         return _xlsx(stream)
-    return _csv(stream, head)
+    return _csv(stream)
 
 
-def _encoding(head: bytes) -> str:
-    try:
-        # Not final: the sample may end inside a character.
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        return "gb18030"
+def _encoding(stream: BinaryIO) -> str:
+    """UTF-8 if the whole file is UTF-8, else GB18030 if it all decodes as that (GBK is part
+    of it). Checked to the end before anything lands, in C, a megabyte at a time: a file that
+    turns out undecodable halfway must not leave half of it imported."""
+    problem = None
+    for encoding in ("utf-8", "gb18030"):
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        lines = 0
+        try:
+            while chunk := stream.read(CHECK_BYTES):
+                decoder.decode(chunk)
+                lines += chunk.count(b"\n")
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            problem = lines + exc.object[: exc.start].count(b"\n") + 1
+            continue
+        finally:
+            stream.seek(0)
+        return "utf-8-sig" if encoding == "utf-8" else encoding
+    raise FileProblem(
+        _("Line %(row)s is neither UTF-8 nor GBK text.") % {"row": problem}, row=problem or 0
+    )
 
 
-def _csv(stream: BinaryIO, head: bytes) -> Table:
-    encoding = _encoding(head)
+def _csv(stream: BinaryIO) -> Table:
+    encoding = _encoding(stream)
     text = io.TextIOWrapper(stream, encoding=encoding, newline="")
     reader = csv.reader(text)
     size = _size(stream)
     try:
         headers = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
         raise FileProblem(_("The file is not a readable CSV: %(error)s") % {"error": exc}) from exc
     if headers is None or not any(h.strip() for h in headers):
         raise FileProblem(_("The file is empty."))
@@ -96,17 +114,11 @@ def _csv(stream: BinaryIO, head: bytes) -> Table:
                 if any(values):
                     cells = [v.strip() for v in values]
                     joined = "\x1f".join(cells)
-                    if '="' in joined or "'" in joined:  # rare: clean those cells
+                    if '="' in joined or "'" in joined or "\x00" in joined:  # rare
                         cells = [clean(c) for c in cells]
                     if len(cells) < width:
                         cells.extend([""] * (width - len(cells)))
                     yield number, cells
-        except UnicodeDecodeError as exc:
-            raise FileProblem(
-                _("Line %(row)s is not %(encoding)s text.")
-                % {"row": reader.line_num + 1, "encoding": encoding},
-                row=reader.line_num + 1,
-            ) from exc
         except csv.Error as exc:
             raise FileProblem(str(exc), row=reader.line_num) from exc
         finally:
@@ -148,6 +160,11 @@ def _xlsx(stream: BinaryIO) -> Table:
                     if len(cells) < width:
                         cells.extend([""] * (width - len(cells)))
                     yield number, cells
+        except Exception as exc:  # a damaged workbook fails in many ways, row by row
+            raise FileProblem(
+                _("The workbook cannot be read past row %(row)s.") % {"row": done[0]},
+                row=done[0],
+            ) from exc
         finally:
             book.close()
 

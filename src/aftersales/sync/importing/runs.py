@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.channels.models import Channel
 from aftersales.channels.services import require_shop_perm
-from aftersales.core.errors import Invalid
+from aftersales.core.errors import DomainError, Invalid
 from aftersales.sync.importing.cases import CaseImporter
 from aftersales.sync.importing.orders import OrderImporter
 from aftersales.sync.importing.presets import (
@@ -103,6 +103,7 @@ def import_file(
                 problems=problems,
                 counts=counts,
                 width=len(table.headers),
+                headers=table.headers,
             )
 
             def tick() -> None:
@@ -114,6 +115,16 @@ def import_file(
     except FileProblem as exc:
         problems.add(exc.row, exc.column, "", exc.message)
         status, message = ImportStatus.FAILED, exc.message
+    except Exception as exc:
+        # Whatever else stopped it, the run must not stay "running": it failed, and says so
+        # (the batches before it landed), and the error goes on to the log or the worker.
+        run.status, run.finished_at = ImportStatus.FAILED, timezone.now()
+        run.message = _("The import stopped after %(rows)s rows: %(error)s") % {
+            "rows": counts.rows,
+            "error": type(exc).__name__,
+        }
+        _save(run, counts, final=True)
+        raise
     problems.flush()
     run.status, run.message, run.finished_at = status, message, timezone.now()
     _save(run, counts, final=True)
@@ -191,6 +202,12 @@ def import_queued(*, run_id: int) -> str:
     if not taken:
         return "skipped"
     run = ImportRun.objects.select_related("channel", "by").get(pk=run_id)
+    try:
+        import_check(actor=run.by, channel=run.channel, kind=run.kind, preset=run.preset)
+    except DomainError as exc:  # the uploader lost the right meanwhile, say
+        run.status, run.message, run.finished_at = ImportStatus.FAILED, exc.message, timezone.now()
+        run.save(update_fields=["status", "message", "finished_at"])
+        return run.status
     with run.source.open("rb") as stream:
         run = import_file(
             actor=run.by,

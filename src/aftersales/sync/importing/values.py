@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -19,6 +20,7 @@ class CellError(ValueError):
 
 _CURRENCY_MARKS = str.maketrans("", "", "¥￥,， ")
 _CENT = Decimal("0.01")
+_AMOUNT = re.compile(r"\d+(\.\d+)?|\.\d+")
 
 
 @lru_cache(maxsize=8192)  # an export repeats its prices and quantities line after line
@@ -26,17 +28,12 @@ def money_of(text: str) -> Decimal | None:
     """ "¥1,299.00" → Decimal("1299.00"); empty → None."""
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        try:
-            value = Decimal(text.translate(_CURRENCY_MARKS))
-        except InvalidOperation:
-            raise CellError(_("Not an amount of money.")) from None
-    if not value.is_finite():
-        raise CellError(_("Not an amount of money."))
-    if value < 0:
+    plain = text.translate(_CURRENCY_MARKS)
+    if plain.startswith("-") and _AMOUNT.fullmatch(plain[1:]):
         raise CellError(_("Cannot be negative."))
+    if not _AMOUNT.fullmatch(plain):  # no exponents, underscores or signs
+        raise CellError(_("Not an amount of money."))
+    value = Decimal(plain)
     if value > MONEY_MAX:
         raise CellError(_("Too large."))
     if value.as_tuple().exponent < -2 and value != value.quantize(_CENT):
@@ -75,6 +72,8 @@ def time_of(text: str, tz: dt.tzinfo) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         value = _unpadded(text)
+    if not 1970 <= value.year <= 2999:
+        raise CellError(_("Out of range: between 1970 and 2999."))
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value

@@ -99,3 +99,32 @@ def test_another_shops_report_is_not_found(shop, other_shop, lead_client):
 
     run = run_import(theirs, "orders", "taobao-orders.csv")
     assert lead_client.get(f"/admin/sync/importrun/{run.pk}/errors.csv").status_code == 404
+
+
+def test_an_admin_of_one_shop_sees_no_other_shops_links_or_events(shop, other_shop):
+    from django.utils import timezone
+
+    from aftersales.sync.models import ChannelEvent, ChannelLink
+
+    theirs = f.channel(other_shop, code="theirs")
+    link = ChannelLink.objects.create(
+        shop=other_shop, channel=theirs, webhook_secret="S3CRET-of-the-other-shop-0123456789"
+    )
+    event = ChannelEvent.objects.create(
+        shop=other_shop,
+        channel=theirs,
+        event_id="E-THEIRS",
+        source="webhook",
+        kind="case.updated",
+        occurred_at=timezone.now(),
+        received_at=timezone.now(),
+        payload={"customer_words": "PRIVATE"},
+        status="failed",
+    )
+    admin_user = f.user("admin", [shop])
+    client = Client()
+    client.force_login(admin_user)
+
+    assert client.get(f"/admin/sync/channellink/{link.pk}/change/").status_code == 302
+    assert "E-THEIRS" not in client.get("/admin/sync/channelevent/").content.decode()
+    assert client.get(f"/admin/sync/channelevent/{event.pk}/change/").status_code == 302
