@@ -3,9 +3,40 @@ update per changed row. Values are given by model field name, in the model's Pyt
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection, models
+
+# COPY's text format, written here: a third cheaper than the driver's row by row.
+COPY_CHUNK = 5000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value: object) -> str:
+    """One value in COPY's text format: NULL as \\N, text escaped, times in ISO 8601 with
+    their offset, booleans as t/f, numbers (Decimal keeps its cents) as they print."""
+    if value is None:
+        return "\\N"
+    kind = value.__class__
+    if kind is str:
+        return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(value) else value
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is datetime:
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime has no place in a timestamptz column")
+        return value.isoformat()
+    if kind is int or kind is Decimal:
+        return str(value)
+    if isinstance(value, str):  # a TextChoices member: its value
+        return _copy_text(str.__str__(value))
+    if isinstance(value, int):  # an IntegerChoices member
+        return str(int(value))
+    raise TypeError(f"no COPY text for {kind.__name__}")
 
 
 def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Field]:
@@ -23,12 +54,10 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tupl
     # The raw driver's errors become Django's (IntegrityError …), as through the ORM.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql":
-            # psycopg adapts Decimal, aware datetimes and None itself; told the column types
-            # once, it does not look a dumper up for every value.
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                copy.set_types([_pg_type(f) for f in fields])
-                for row in rows:
-                    copy.write_row(row)
+                for start in range(0, len(rows), COPY_CHUNK):
+                    chunk = rows[start : start + COPY_CHUNK]
+                    copy.write("".join(["\t".join(map(_copy_text, row)) + "\n" for row in chunk]))
             return
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(

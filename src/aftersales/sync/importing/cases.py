@@ -5,7 +5,7 @@ already imported with the same channel status changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -18,6 +18,7 @@ from aftersales.sync.cases import CREATED, UPDATED, ChannelCase, channel_case_pu
 from aftersales.sync.importing.orders import MAX_KEY, _too_long
 from aftersales.sync.importing.presets import CASE_TYPE_WORDS, REASON_WORDS, Preset
 from aftersales.sync.importing.problems import Counts, Problems
+from aftersales.sync.importing.reader import Table
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
 # Where the write's field errors point in the file.
@@ -65,7 +66,8 @@ class CaseImporter:
         self.tz = timezone.get_default_timezone()
         self.seen: dict[str, int] = {}
 
-    def run(self, rows: Iterator[tuple[int, list[str]]], tick: Callable[[], None]) -> None:
+    def run(self, table: Table, tick: Callable[[], None]) -> None:
+        rows = table.rows
         current: Request | None = None
         done = 0
         for number, values in rows:

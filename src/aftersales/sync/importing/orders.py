@@ -37,6 +37,7 @@ from aftersales.core.money import MONEY_MAX, ZERO, money
 from aftersales.sync.importing.bulk import insert_rows, select_in, update_rows
 from aftersales.sync.importing.presets import CANCELLED_WORDS, ORDER_FIELDS, Preset
 from aftersales.sync.importing.problems import Counts, Problems
+from aftersales.sync.importing.reader import Table
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
 BATCH = 20000
@@ -150,11 +151,12 @@ class OrderImporter:
 
     # ----------------------------------------------------------------------- reading
 
-    def run(self, rows: Iterator[tuple[int, list[str]]], tick: Callable[[], None]) -> None:
-        # Measured: reading the next batch in a second thread while this one is written
-        # gained nothing (the two threads fight over the GIL at every COPY chunk), so the
-        # batches are read and written in turn.
-        for batch in self._batches(rows):
+    def run(self, table: Table, tick: Callable[[], None]) -> None:
+        # Measured on this project's two-vCPU machines: reading the next batch in a second
+        # thread, or in a child process, while this one is written made the import slower
+        # (the GIL, or pickling, cost more than the overlap gained), so batches are read and
+        # written in turn.
+        for batch in self._batches(table.rows):
             self._flush(batch)
             tick()
         tick()
@@ -417,7 +419,7 @@ class OrderImporter:
             )
         changed_heads, moved = self._update_orders(groups, existing, customers, now)
         touched = self._write_lines(groups, existing, ids)
-        self._write_shipments(groups, ids)
+        self._write_shipments(groups, existing, ids)
         recount = (touched | changed_heads) & {ids[n] for n in existing}
         if recount:
             self._recount(recount)
@@ -621,7 +623,7 @@ class OrderImporter:
         )
         return touched
 
-    def _write_shipments(self, groups, ids) -> None:
+    def _write_shipments(self, groups, existing, ids) -> None:
         wanted = {
             (ids[n], g.head.tracking_number): g.head
             for n, g in groups.items()
@@ -629,14 +631,18 @@ class OrderImporter:
         }
         if not wanted:
             return
+        # Only an order we had before can have a parcel already.
+        older = [ids[n] for n in existing if groups[n].head.tracking_number]
         known = set(
             select_in(
                 Shipment,
                 ["order_id", "tracking_number"],
                 {"shop_id": self.shop_id},
                 "order_id",
-                list({order_id for order_id, _t in wanted}),
+                older,
             )
+            if older
+            else ()
         )
         rows = [
             (self.shop_id, order_id, h.courier or "-", tracking, h.shipped_at)

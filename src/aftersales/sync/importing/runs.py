@@ -111,7 +111,7 @@ def import_file(
                 if progress is not None:
                     progress(table.position(), table.size, counts)
 
-            importer.run(table.rows, tick)
+            importer.run(table, tick)
     except FileProblem as exc:
         problems.add(exc.row, exc.column, "", exc.message)
         status, message = ImportStatus.FAILED, exc.message

@@ -27,8 +27,9 @@ def lead_client(shop):
     return client
 
 
+@pytest.mark.django_db(transaction=True)  # the worker commits and closes its connections
 def test_upload_queues_the_file_the_worker_imports_it_and_the_report_downloads(
-    shop, other_shop, lead_client, django_capture_on_commit_callbacks
+    shop, other_shop, lead_client
 ):
     catalogue(shop)
     taobao = channel_of(shop, ChannelKind.TAOBAO)
@@ -39,11 +40,10 @@ def test_upload_queues_the_file_the_worker_imports_it_and_the_report_downloads(
     assert elsewhere.name not in page.content.decode()  # another shop's channel is not offered
 
     upload = SimpleUploadedFile("淘宝订单.csv", (SAMPLES / "taobao-orders.csv").read_bytes())
-    with django_capture_on_commit_callbacks(execute=True):
-        resp = lead_client.post(
-            "/admin/sync/importrun/add/",
-            {"channel": taobao.pk, "kind": "orders", "preset": "", "file": upload},
-        )
+    resp = lead_client.post(
+        "/admin/sync/importrun/add/",
+        {"channel": taobao.pk, "kind": "orders", "preset": "", "file": upload},
+    )
     run = ImportRun.objects.get()
     assert resp.status_code == 302
     assert resp["Location"] == f"/admin/sync/importrun/{run.pk}/change/"

@@ -150,3 +150,19 @@ def test_a_truncated_workbook_fails_the_import_with_a_message(shop):
     assert counts(run)["status"] == "failed"
     assert problems(run) == [(0, "", "", "The file is not a readable XLSX workbook.")]
     assert not Order.objects.exists()
+
+
+def test_text_with_tabs_newlines_and_backslashes_lands_exactly(shop):
+    web = _web(shop)
+    title = 'Cable\t"1.5 m"\nC:\\box \\N'
+    data = (
+        "order_number,sku,title,quantity,unit_price,buyer_name,phone\n"
+        f'O1,A,"{title.replace(chr(34), chr(34) * 2)}",1,1.00,\\N,13800000000\n'
+    ).encode()
+
+    run = _run(web, data)
+
+    assert run.created == 1
+    line = OrderLine.objects.get()
+    assert line.title == title
+    assert Order.objects.get().customer.name == "\\N"
