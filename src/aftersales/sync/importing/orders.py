@@ -10,7 +10,7 @@ upsert: its shipping clock starts or stops and its open cases are decided again.
 An order is all or nothing: when one of its rows is wrong (a bad number, an unknown SKU), none
 of its rows land, and each is reported (row, column, value, message). A row repeating an order
 line already read is refused on its own. The import never deletes lines: an export that lacks
-one says nothing about it.
+one says nothing about it; nor does a column the file lacks, so the stored value stays.
 
 Memory is flat: a batch holds at most BATCH rows (an order's rows stay together, so a batch
 ends at an order's end), problems are written to the database as they come, and only a cache of

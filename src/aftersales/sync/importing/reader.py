@@ -1,10 +1,10 @@
 """Rows out of a CSV or XLSX export, one at a time, whatever the file's size.
 
 CSV from Chinese Excel is GBK (read as GB18030, its superset); UTF-8, with or without the BOM
-Excel writes, is read as UTF-8. The encoding is decided from the first 64 KB. XLSX is read with
-openpyxl in read-only mode (streamed, not loaded). Cell text is cleaned the way the
-marketplaces' exports need: surrounding spaces, Excel's `="…"` and leading `'` or tab (written
-to stop Excel turning an order number into 1.2E+18) are dropped.
+Excel writes, is read as UTF-8. The whole file is checked for its encoding before a row is
+read. XLSX is read with openpyxl in read-only mode (streamed, not loaded). Cell text is cleaned
+the way the marketplaces' exports need: surrounding spaces, Excel's `="…"`, a leading `'` or
+tab (written to stop Excel turning an order number into 1.2E+18) and NUL bytes are dropped.
 """
 
 from __future__ import annotations
