@@ -454,18 +454,7 @@ def refund_settled_by_channel(*, case: Case, reference: str, at: datetime) -> Re
     platform's escrow): the case's live refund that waits to be paid by hand is settled with
     the channel's number, and the books follow. Refunds going through our own payment
     accounts are left to their provider's answer. Call inside the caller's transaction."""
-    live = (
-        Refund.objects.select_for_update()
-        .select_related("case")
-        .filter(
-            shop_id=case.shop_id,
-            case=case,
-            provider=Provider.MANUAL,
-            status__in=(R.PENDING, R.AWAITING_PROOF),
-        )
-        .order_by("-id")
-        .first()
-    )
+    live = _waiting_by_hand(case)
     if live is None:
         return None
     _settle(live, reference[:64], at)
@@ -475,7 +464,17 @@ def refund_settled_by_channel(*, case: Case, reference: str, at: datetime) -> Re
 def refund_failed_by_channel(*, case: Case, reason: str, at: datetime) -> Refund | None:
     """The marketplace closed or refused the request while our refund still waited to be paid
     by hand: that refund will never be paid, so it fails (the case goes back where it was)."""
-    live = (
+    live = _waiting_by_hand(case)
+    if live is None:
+        return None
+    _fail(live, reason, at)
+    return live
+
+
+def _waiting_by_hand(case: Case) -> Refund | None:
+    """The case's refund that waits to be paid by hand (not yet sent, or awaiting proof),
+    locked."""
+    return (
         Refund.objects.select_for_update()
         .select_related("case")
         .filter(
@@ -487,7 +486,3 @@ def refund_failed_by_channel(*, case: Case, reason: str, at: datetime) -> Refund
         .order_by("-id")
         .first()
     )
-    if live is None:
-        return None
-    _fail(live, reason, at)
-    return live

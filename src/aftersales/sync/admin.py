@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from aftersales.accounts.selectors import shop_ids_for
 from aftersales.channels.models import Channel
 from aftersales.core.errors import DomainError
+from aftersales.core.tabular import table_response
 from aftersales.sync import admin_links  # noqa: F401  (channel links and events)
 from aftersales.sync.importing.presets import PRESETS
-from aftersales.sync.importing.report import report_lines
+from aftersales.sync.importing.report import report_table
 from aftersales.sync.importing.runs import import_queue
 from aftersales.sync.models import ImportKind, ImportRun
 
@@ -138,9 +139,9 @@ class ImportRunAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         run = get_object_or_404(self.get_queryset(request), pk=run_id)
-        response = StreamingHttpResponse(report_lines(run), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-errors.csv"'
-        return response
+        return table_response(
+            report_table(run), format="csv", filename=f"import-{run.pk}-errors.csv"
+        )
 
     @admin.display(description=_("error report"))
     def error_report(self, run: ImportRun) -> str:
