@@ -59,7 +59,7 @@ class ImportRunAdmin(admin.ModelAdmin):
         "started_at",
         "by",
     ]
-    list_filter = ["status", "kind", "channel"]
+    list_filter = ["status", "kind", ("channel", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["channel", "by"]
     readonly_fields = [
         "kind",

@@ -39,7 +39,7 @@ class ChannelLinkAdmin(admin.ModelAdmin):
         "last_error",
         "active",
     ]
-    list_filter = ["shop", "connector", "active"]
+    list_filter = [("shop", admin.RelatedOnlyFieldListFilter), "connector", "active"]
     list_select_related = ["shop", "channel"]
     search_fields = ["channel__code", "channel__name", "app_key"]
     # The shop is the channel's: set on save, never chosen apart from it.
@@ -123,7 +123,7 @@ class ChannelEventAdmin(admin.ModelAdmin):
         "order",
         "error",
     ]
-    list_filter = ["channel", "kind", "status", "source"]
+    list_filter = [("channel", admin.RelatedOnlyFieldListFilter), "kind", "status", "source"]
     list_select_related = ["channel", "case", "order"]
     search_fields = ["event_id"]
     date_hierarchy = "received_at"

@@ -99,6 +99,8 @@ def test_another_shops_report_is_not_found(shop, other_shop, lead_client):
 
     run = run_import(theirs, "orders", "taobao-orders.csv")
     assert lead_client.get(f"/admin/sync/importrun/{run.pk}/errors.csv").status_code == 404
+    listing = lead_client.get("/admin/sync/importrun/").content.decode()
+    assert theirs.name not in listing  # neither the run nor the channel in the filter
 
 
 def test_an_admin_of_one_shop_sees_no_other_shops_links_or_events(shop, other_shop):
