@@ -111,6 +111,8 @@ class Group:
     rows: list[int] = field(default_factory=list)
     # The first problem that refuses the whole order: (row, column).
     refused: tuple[int, str] | None = None
+    # Its lines' paid amounts and its shipping fee, once it is known to be whole.
+    total: Decimal = ZERO
 
 
 @dataclass
@@ -312,6 +314,7 @@ class OrderImporter:
         for number, group in batch.groups.items():
             if group.refused is None and group.head is not None and group.lines:
                 total = sum((line.paid for line in group.lines.values()), group.head.shipping_fee)
+                group.total = total  # cents plus cents: still cents
                 if total <= MONEY_MAX:
                     good[number] = group
                     continue
@@ -484,7 +487,7 @@ class OrderImporter:
         rows = []
         for g in created:
             h = g.head
-            total = money(sum((line.paid for line in g.lines.values()), ZERO) + h.shipping_fee)
+            total = g.total
             rows.append(
                 (
                     self.shop_id,
