@@ -50,21 +50,6 @@ def _too_long() -> str:
     return _("Too long: at most %(n)s characters.") % {"n": MAX_KEY}
 
 
-_HEADER = (
-    "shipping_fee",
-    "placed_at",
-    "paid_at",
-    "shipped_at",
-    "signed_at",
-    "order_status",
-    "buyer_name",
-    "phone",
-    "courier",
-    "tracking_number",
-    "payment_reference",
-)
-
-
 @dataclass(slots=True)
 class Line:
     row: int
