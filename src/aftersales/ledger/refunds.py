@@ -105,7 +105,11 @@ def refund_open(case: Case, event: CaseEvent) -> Refund | None:
     # customer interest for the days between (DESIGN §5: 0.03% a day).
     due_at = earlier[0].due_at if earlier else now
     interest = delayed_funds_interest(amount=goods, due=due_at, paid=now)
-    provider, account = _provider_for(case)
+    if event.data.get("paid_by_channel"):
+        # A marketplace refunds the buyer from its own escrow: never through our accounts too.
+        provider, account = Provider.MANUAL, None
+    else:
+        provider, account = _provider_for(case)
     back_to = (event.data.get("approved") or {}).get("from") or event.from_status
     refund = Refund.objects.create(
         shop_id=case.shop_id,

@@ -24,12 +24,24 @@ from aftersales.cases.models import Case, Outcome, Reason
 from aftersales.cases.services import LineRequest
 from aftersales.cases.states import REFUND_TYPES, TERMINAL, CaseStatus, CaseType
 from aftersales.cases.transitions import case_step
-from aftersales.channels.models import Channel, Order
+from aftersales.channels.models import Channel, ChannelKind, Order
 from aftersales.core.errors import Invalid
 from aftersales.core.money import ZERO, money
 from aftersales.sync.statuses import Mapped, canonical, to_ours
 
 CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
+# Channels that pay their buyers' refunds themselves, from the platform's escrow.
+MARKETPLACES = frozenset(
+    {
+        ChannelKind.TAOBAO,
+        ChannelKind.TMALL,
+        ChannelKind.JD,
+        ChannelKind.PDD,
+        ChannelKind.WECHAT,
+        ChannelKind.DOUYIN,
+        ChannelKind.WEIDIAN,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -260,5 +272,7 @@ def _step_to(
             values["outcome"] = outcome
         if status == CaseStatus.REFUNDING and step.before != CaseStatus.REFUNDING:
             values["refund_amount"] = _refund_amount(step.case, refund_amount)
+            if case.channel.kind in MARKETPLACES:
+                step.data["paid_by_channel"] = True  # the ledger opens it to be settled so
         step.set(**values)
         step.data.update({"channel_status": code, "as_of": as_of.isoformat()})

@@ -111,3 +111,33 @@ def test_a_forward_move_at_the_channel_leaves_our_refund_alone(shop):
     case.refresh_from_db()
     assert (case.status, case.channel_status) == ("refunding", "WAIT_SELLER_CONFIRM_GOODS")
     assert _refunds(case) == [("pending", Decimal("100.00"))]
+
+
+def test_a_marketplace_refund_is_never_sent_through_our_own_payment_account(shop):
+    PaymentAccount.objects.create(shop=shop, provider="alipay", name="支付宝", active=True)
+    taobao = f.channel(shop, kind="taobao", code="tb")
+    # Recorded (wrongly) as paid through our own Alipay account.
+    order = f.order(taobao, payment_provider="alipay")
+
+    case, _ = _put(taobao, order, "SUCCESS", T0)
+
+    case.refresh_from_db()
+    assert (case.status, case.outcome) == ("succeeded", "refunded")
+    refund = Refund.objects.get(case=case)
+    assert (refund.provider, refund.status, refund.amount) == (
+        "manual",
+        "succeeded",
+        Decimal("100.00"),
+    )
+    assert refund.provider_reference == f"{taobao.pk}:R1"
+
+
+def test_pinduoduo_refunding_waits_for_the_channel_not_our_account(shop):
+    PaymentAccount.objects.create(shop=shop, provider="alipay", name="支付宝", active=True)
+    pdd = f.channel(shop, kind="pdd", code="pdd")
+    order = f.order(pdd, payment_provider="alipay")
+
+    case, _ = _put(pdd, order, "4", T0)  # 商家同意退款，退款中
+
+    assert _refunds(case) == [("pending", Decimal("100.00"))]
+    assert Refund.objects.get(case=case).provider == "manual"
