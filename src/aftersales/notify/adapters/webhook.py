@@ -22,6 +22,15 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
+def signed_by(secret: str, timestamp: str, sig: str, body: bytes) -> bool:
+    """Whether `sig` is our signature of `body` at `timestamp` with `secret`: the check every
+    signed intake makes (courier feeds, channel webhooks). Compared as bytes, in constant time:
+    compare_digest refuses non-ASCII text with a TypeError, and header values arrive as
+    latin-1 text."""
+    expected = signature(secret, timestamp, body).encode()
+    return hmac.compare_digest(expected, (sig or "").encode("utf-8", "replace"))
+
+
 def body_bytes(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
