@@ -70,8 +70,16 @@ def import_file(
     progress: Progress | None = None,
     run: ImportRun | None = None,
 ) -> ImportRun:
-    chosen = import_check(actor=actor, channel=channel, kind=kind, preset=preset)
     now = timezone.now()
+    try:
+        chosen = import_check(actor=actor, channel=channel, kind=kind, preset=preset)
+    except DomainError as exc:
+        if run is None:  # nothing started: the caller hears why
+            raise
+        # A queued upload whose uploader lost the right meanwhile, say: the run says so.
+        run.status, run.message, run.finished_at = ImportStatus.FAILED, exc.message, now
+        run.save(update_fields=["status", "message", "finished_at"])
+        return run
     if run is None:
         run = ImportRun.objects.create(
             shop_id=channel.shop_id,
@@ -202,12 +210,6 @@ def import_queued(*, run_id: int) -> str:
     if not taken:
         return "skipped"
     run = ImportRun.objects.select_related("channel", "by").get(pk=run_id)
-    try:
-        import_check(actor=run.by, channel=run.channel, kind=run.kind, preset=run.preset)
-    except DomainError as exc:  # the uploader lost the right meanwhile, say
-        run.status, run.message, run.finished_at = ImportStatus.FAILED, exc.message, timezone.now()
-        run.save(update_fields=["status", "message", "finished_at"])
-        return run.status
     with run.source.open("rb") as stream:
         run = import_file(
             actor=run.by,

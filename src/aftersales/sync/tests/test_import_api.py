@@ -114,3 +114,22 @@ def test_another_shops_import_is_not_found(shop, other_shop):
     client = _client(f.user("integration", [shop]))
     assert client.get(f"/api/v1/imports/{run.pk}").status_code == 404
     assert client.get(f"/api/v1/imports/{run.pk}/errors").status_code == 404
+
+
+def test_a_queued_upload_whose_uploader_lost_the_right_fails_and_imports_nothing(
+    shop, django_capture_on_commit_callbacks
+):
+    from aftersales.sync.importing.runs import import_queued
+
+    catalogue(shop)
+    taobao = channel_of(shop, ChannelKind.TAOBAO)
+    user = f.user("integration", [shop])
+    with django_capture_on_commit_callbacks(execute=False):
+        run_id = _upload(_client(user), taobao.pk).json()["id"]
+    user.groups.clear()
+
+    assert import_queued(run_id=run_id) == "failed"
+
+    run = ImportRun.objects.get(pk=run_id)
+    assert (run.status, run.message, run.rows) == ("failed", "You may not do this.", 0)
+    assert not Order.objects.exists()
