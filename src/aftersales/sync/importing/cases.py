@@ -8,16 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.cases.models import Reason
-from aftersales.channels.models import Channel
 from aftersales.core.errors import DomainError
 from aftersales.sync.cases import CREATED, UPDATED, ChannelCase, channel_case_put
-from aftersales.sync.importing.orders import MAX_KEY, _too_long
-from aftersales.sync.importing.presets import CASE_TYPE_WORDS, REASON_WORDS, Preset
-from aftersales.sync.importing.problems import Counts, Problems
+from aftersales.sync.importing.base import MAX_KEY, RowImporter, too_long
+from aftersales.sync.importing.presets import CASE_FIELDS, CASE_TYPE_WORDS, REASON_WORDS
 from aftersales.sync.importing.reader import Table
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
@@ -45,25 +42,11 @@ class Request:
     refused: bool = False
 
 
-class CaseImporter:
-    def __init__(
-        self,
-        *,
-        channel: Channel,
-        preset: Preset,
-        columns: dict[str, int],
-        problems: Problems,
-        counts: Counts,
-        width: int | None = None,
-        headers: list[str] | None = None,
-    ) -> None:
-        self.headers = headers
-        self.channel = channel
-        self.preset = preset
-        self.columns = columns
-        self.problems = problems
-        self.counts = counts
-        self.tz = timezone.get_default_timezone()
+class CaseImporter(RowImporter):
+    fields = CASE_FIELDS
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.seen: dict[str, int] = {}
 
     def run(self, table: Table, tick: Callable[[], None]) -> None:
@@ -74,7 +57,7 @@ class CaseImporter:
             self.counts.rows += 1
             external_id = self._cell(values, "external_id")
             if not external_id or len(external_id) > MAX_KEY:
-                problem = _("Required.") if not external_id else _too_long()
+                problem = _("Required.") if not external_id else too_long()
                 self._refuse_row(number, "external_id", external_id[:200], problem)
                 continue
             if current is None or current.external_id != external_id:
@@ -98,19 +81,6 @@ class CaseImporter:
             self._put(current)
         self.problems.flush()
         tick()
-
-    def _cell(self, values: list[str], name: str) -> str:
-        index = self.columns.get(name)
-        return "" if index is None or index >= len(values) else values[index]
-
-    def _header(self, name: str) -> str:
-        """The column as the file names it (for the report), or our field's name."""
-        index = self.columns.get(name)
-        if index is None:
-            return name
-        if self.headers is not None:
-            return self.headers[index]
-        return self.preset.cases.get(name, (name,))[0]
 
     def _refuse_row(self, row: int, name: str, value: str, message: str) -> None:
         self.counts.failed += 1

@@ -31,23 +31,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.catalog.models import Product
-from aftersales.channels.models import Channel, Customer, Order, OrderLine, OrderStatus, Shipment
+from aftersales.channels.models import Customer, Order, OrderLine, OrderStatus, Shipment
 from aftersales.channels.services import ORDER_HOOKS, order_status_for
 from aftersales.core.money import MONEY_MAX, ZERO, money
+from aftersales.sync.importing.base import MAX_KEY, RowImporter, too_long
 from aftersales.sync.importing.bulk import insert_rows, select_in, update_rows
-from aftersales.sync.importing.presets import CANCELLED_WORDS, ORDER_FIELDS, Preset
-from aftersales.sync.importing.problems import Counts, Problems
+from aftersales.sync.importing.presets import CANCELLED_WORDS, ORDER_FIELDS
 from aftersales.sync.importing.reader import Table
 from aftersales.sync.importing.values import CellError, count_of, money_of, time_of
 
 BATCH = 20000
-MAX_KEY = 64  # order numbers and SKUs, as the tables keep them
 RETRIES = 5  # a batch that keeps meeting other writers' new orders gives up
 CENT = Decimal("0.01")
-
-
-def _too_long() -> str:
-    return _("Too long: at most %(n)s characters.") % {"n": MAX_KEY}
 
 
 @dataclass(slots=True)
@@ -109,30 +104,12 @@ class Batch:
     failed: int = 0
 
 
-class OrderImporter:
-    def __init__(
-        self,
-        *,
-        channel: Channel,
-        preset: Preset,
-        columns: dict[str, int],
-        problems: Problems,
-        counts: Counts,
-        width: int | None = None,
-        headers: list[str] | None = None,
-    ) -> None:
-        self.channel = channel
-        self.shop_id = channel.shop_id
-        self.headers = headers
-        self.preset = preset
-        self.columns = columns
-        # Every field reads a cell; one the file lacks reads the blank cell past the last.
-        blank = max(columns.values(), default=0) + 1 if width is None else width
-        self.at = {name: columns.get(name, blank) for name in ORDER_FIELDS}
-        self.problems = problems
-        self.counts = counts
-        self.tz = timezone.get_default_timezone()
-        self.currency = channel.shop.currency
+class OrderImporter(RowImporter):
+    fields = ORDER_FIELDS
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.currency = self.channel.shop.currency
         self.skus: dict[str, tuple[int, str]] = {}
         self.missing_skus: set[str] = set()
 
@@ -157,7 +134,7 @@ class OrderImporter:
             self.counts.rows += 1
             order_number = values[at_number]
             if not order_number or len(order_number) > MAX_KEY:
-                problem = _("Required.") if not order_number else _too_long()
+                problem = _("Required.") if not order_number else too_long()
                 self._refuse_row(number, "order_number", order_number[:200], problem)
                 continue
             if size >= BATCH and order_number != last:
@@ -174,21 +151,9 @@ class OrderImporter:
         if batch.groups or batch.problems:
             yield batch
 
-    def _cell(self, values: list[str], name: str) -> str:
-        return values[self.at[name]]
-
     def _refuse_row(self, row: int, name: str, value: str, message: str) -> None:
         self.batch.failed += 1
         self.batch.problems.append((row, self._header(name), value, message))
-
-    def _header(self, name: str) -> str:
-        """The column as the file names it (for the report), or our field's name."""
-        index = self.columns.get(name)
-        if index is None:
-            return name
-        if self.headers is not None:
-            return self.headers[index]
-        return self.preset.orders.get(name, (name,))[0]
 
     def _refuse(self, group: Group, row: int, name: str, value: str, message: str) -> None:
         """While reading: the batch carries the problem to the writer."""
@@ -202,7 +167,7 @@ class OrderImporter:
         at = self.at  # the hot path: a million rows come through here
         sku = values[at["sku"]]
         if not sku or len(sku) > MAX_KEY:
-            problem = _("Required.") if not sku else _too_long()
+            problem = _("Required.") if not sku else too_long()
             self._refuse(group, row, "sku", sku[:200], problem)
             return
         if sku in group.lines:

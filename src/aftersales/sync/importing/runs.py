@@ -110,7 +110,6 @@ def import_file(
                 columns=columns,
                 problems=problems,
                 counts=counts,
-                width=len(table.headers),
                 headers=table.headers,
             )
 
