@@ -3,15 +3,15 @@ one of two simultaneous approvals through; the other gets 409 and nothing is wri
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.conftest import Api
 from aftersales.tests import factories as f
+from aftersales.tests.threads import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -21,26 +21,6 @@ pytestmark = [
 ]
 
 
-def _race(calls: list) -> list:
-    """Run the calls at the same instant in threads; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 def test_two_simultaneous_approvals_one_wins_one_gets_409():
     shop = f.shop("race")
     order = f.order(f.channel(shop))
@@ -48,8 +28,8 @@ def test_two_simultaneous_approvals_one_wins_one_gets_409():
     agents = [f.user("agent", [shop], f"racer{i}") for i in range(2)]
     clients = [Api(f.token(a)) for a in agents]
 
-    responses = _race(
-        [lambda c=c: c.post(f"/cases/{case.pk}/actions/approve", {}) for c in clients]
+    responses = race(
+        [lambda c=c: c.post(f"/cases/{case.pk}/actions/approve", {}) for c in clients], timeout=30
     )
 
     codes = sorted(r.status_code for r in responses)
@@ -72,8 +52,9 @@ def test_many_concurrent_refund_decisions_record_one():
     lead = f.user("team_lead", [shop], "lead-race")
     client = Api(f.token(lead))
 
-    responses = _race(
-        [lambda: client.post(f"/cases/{case.pk}/actions/refund", {}) for _ in range(8)]
+    responses = race(
+        [lambda: client.post(f"/cases/{case.pk}/actions/refund", {}) for _ in range(8)],
+        timeout=30,
     )
 
     assert sorted(r.status_code for r in responses) == [200] + [409] * 7

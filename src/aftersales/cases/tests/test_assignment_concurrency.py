@@ -3,18 +3,18 @@ push an agent past their cap and never hand one turn to two cases."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.accounts.models import Membership, Shift, Team
 from aftersales.accounts.services import user_ensure
 from aftersales.cases.assignment import agent_deactivate, case_route
 from aftersales.cases.models import Case, CaseEvent
 from aftersales.tests import factories as f
+from aftersales.tests.threads import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -25,27 +25,6 @@ pytestmark = [
 ]
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=f.NOW.tzinfo)
-
-
-def _race(calls: list) -> list:
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # surfaced by the assertions below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _staffed(code: str, caps: list[int]):
@@ -70,7 +49,7 @@ def test_simultaneous_routing_never_exceeds_a_cap_or_reuses_a_turn():
     cases = [f.case(order, "exchange", "quality_defect") for _ in range(10)]
     _on_shift(shop, people)  # after filing, so the cases wait in the queue
 
-    results = _race([lambda c=c: case_route(case=c, now=T0) for c in cases])
+    results = race([lambda c=c: case_route(case=c, now=T0) for c in cases])
 
     assert not [r for r in results if isinstance(r, Exception)], results
     held = Counter(
@@ -93,7 +72,7 @@ def test_routing_racing_a_deactivation_leaves_no_case_with_the_departed():
 
     calls = [lambda c=c: case_route(case=c, now=T0) for c in cases]
     calls.append(lambda: agent_deactivate(user=leaving, actor=None, now=T0))
-    results = _race(calls)
+    results = race(calls)
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert not Case.objects.filter(assignee=leaving).exists()

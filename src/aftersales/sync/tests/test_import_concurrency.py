@@ -3,16 +3,15 @@ and the refund a mirrored request settles is booked once."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from aftersales.cases.models import Case
 from aftersales.channels.models import ChannelKind, Order, OrderLine, Shipment
 from aftersales.channels.services import shop_create
 from aftersales.ledger.models import JournalEntry, Refund
 from aftersales.sync.tests.helpers import catalogue, channel_of, run_import
+from aftersales.tests.threads import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -21,28 +20,8 @@ pytestmark = [
 
 
 def _at_once(work, n: int = 4) -> list:
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            result = work()
-            with lock:
-                results.append(result)
-        except BaseException as exc:  # a thread's failure must fail the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    results = race([work] * n, timeout=120)
+    assert [r for r in results if isinstance(r, BaseException)] == []
     return results
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 
 from aftersales.cases.models import Case, CaseEvent
@@ -24,6 +23,7 @@ from aftersales.policies.models import PolicyDecision
 from aftersales.sync.models import ChannelEvent, ChannelLink
 from aftersales.sync.tests.fakemarket import SHANGHAI, FakeMarket, order_body
 from aftersales.tests import factories as f
+from aftersales.tests.threads import race
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
 URL = "/api/v1/channels/acme/taobao/events"
@@ -458,26 +458,6 @@ def test_taobao_success_settles_the_cases_manual_refund(link, market, channel):
     assert refund.entry_id is not None
 
 
-def _race(calls: list) -> list:
-    """Run the calls at the same instant in threads; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL (DATABASE_URL)"
@@ -490,7 +470,7 @@ def test_the_same_new_event_delivered_at_once_is_applied_once(link, market):
     def post():
         return Client().post(URL, body, content_type="application/json", **headers)
 
-    responses = _race([post, post, post])
+    responses = race([post, post, post], timeout=30)
 
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert sorted(r.json()["status"] for r in responses) == ["applied", "duplicate", "duplicate"]
